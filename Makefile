@@ -1,0 +1,39 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Only python3 and make are assumed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export IOP_DATA_DIR ?= $(CURDIR)/data
+SIZE ?= S
+
+.PHONY: demo test bench dev lint clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	touch $(STAMP)
+
+## Generate sample data (about 2,000 clients), materialize every asset, print the marts' summary.
+demo: $(STAMP)
+	$(BIN)/iop-demo
+
+## Run the test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## Benchmark at SIZE=S|M|L (see README, Performance).
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py --size $(SIZE)
+
+## Dagster UI with the code location from workspace.yaml.
+dev: $(STAMP)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(IOP_DATA_DIR)/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,80 @@
+"""Great Expectations suites (expectations/<schema>.<table>.json) as Dagster asset checks.
+
+One multi-asset check per suite, one check per expectation, evaluated in a single DuckDB pass.
+Critical expectations are blocking: if one fails, assets downstream of the table do not run.
+Every result is also appended to audit.check_results.
+"""
+
+
+import json
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    multi_asset_check,
+)
+
+from assets.models import model_key
+from iop import validation
+from pipelines.resources import WarehouseResource
+
+
+def _suite_specs(table: str) -> list[AssetCheckSpec]:
+    # Specs come from the JSON directly, so loading the code location does not import GX.
+    document = json.loads((validation.EXPECTATIONS_DIR / f"{table}.json").read_text())
+    specs = []
+    for item in document["expectations"]:
+        name = item.get("meta", {}).get("name") or validation._check_name(
+            item["type"], item["kwargs"]
+        )
+        specs.append(
+            AssetCheckSpec(
+                name=name,
+                asset=model_key(table),
+                blocking=item.get("severity", "critical") == "critical",
+                description=f"{item['type']} {json.dumps(item['kwargs'])}",
+            )
+        )
+    return specs
+
+
+def build_suite_check(table: str):
+    @multi_asset_check(
+        specs=_suite_specs(table),
+        name=f"gx_{table.replace('.', '_')}",
+        description=f"Great Expectations suite expectations/{table}.json, run inside DuckDB.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse_db: WarehouseResource
+    ) -> Iterator[AssetCheckResult]:
+        expectations = validation.load_suite(validation.EXPECTATIONS_DIR / f"{table}.json")
+        with warehouse_db.connect() as con:
+            results = validation.validate_table(con, table, expectations)
+            validation.record_results(con, context.run.run_id, results)
+        for result in results:
+            e = result.expectation
+            yield AssetCheckResult(
+                asset_key=model_key(table),
+                check_name=e.name,
+                passed=result.success,
+                severity=AssetCheckSeverity.ERROR if e.blocking else AssetCheckSeverity.WARN,
+                metadata={
+                    "status": result.status,
+                    "tier": e.tier,
+                    "element_count": result.element_count,
+                    "unexpected_count": result.unexpected_count,
+                    "unexpected_percent": result.unexpected_percent,
+                    "threshold_percent": result.threshold_percent(),
+                    **({"observed_value": result.observed_value} if result.observed_value is not None else {}),
+                    **({"missing_columns": ", ".join(result.details["missing_columns"])}
+                       if "missing_columns" in result.details else {}),
+                },
+            )
+
+    return _check
+
+
+suite_checks = [build_suite_check(path.stem) for path in validation.suite_paths()]

@@ -1,0 +1,65 @@
+"""One asset per SQL model in sql/<layer>/<name>.sql (staging, audit, core, marts).
+
+Assets orchestrate; the logic is in the SQL. Dependencies come from the tables each model reads.
+"""
+
+
+from dagster import AssetKey, MaterializeResult, asset
+
+from assets.ingest import SEEDS_KEY, raw_key
+from iop.layouts import LAYOUTS
+from iop.models import Model, discover, run_model
+from pipelines.resources import WarehouseResource
+
+_FEED_OF_LAYOUT = {layout.name: layout.feed for layout in LAYOUTS}
+
+# Statements that keep audit.landed_files in step once rows are accounted for.
+_AFTER = {
+    "audit.row_accounting": """
+        update audit.landed_files as f
+        set rows_accepted = a.rows_accepted, rows_quarantined = a.rows_quarantined
+        from audit.row_accounting as a
+        where a.file_sha256 = f.file_sha256
+    """,
+}
+
+
+def model_key(table: str) -> AssetKey:
+    return AssetKey(table.split("."))
+
+
+def upstream_keys(model: Model) -> list[AssetKey]:
+    keys = set()
+    for ref in model.references:
+        schema, name = ref.split(".")
+        if schema == "raw":
+            keys.add(raw_key(_FEED_OF_LAYOUT[name]))
+        elif schema == "seeds":
+            keys.add(SEEDS_KEY)
+        elif ref in discover():
+            keys.add(model_key(ref))
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def build_model_asset(model: Model):
+    needs_pseudonyms = "pseudonymize(" in model.sql
+
+    @asset(
+        key=model_key(model.table),
+        deps=upstream_keys(model),
+        group_name=model.layer,
+        kinds={"duckdb", "sql"},
+        description=model.description,
+        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
+    )
+    def _model(warehouse_db: WarehouseResource) -> MaterializeResult:
+        with warehouse_db.connect(pseudonyms=needs_pseudonyms) as con:
+            stats = run_model(con, model)
+            if model.table in _AFTER:
+                con.execute(_AFTER[model.table])
+        return MaterializeResult(metadata={"rows": stats["rows"], "seconds": stats["seconds"]})
+
+    return _model
+
+
+model_assets = [build_model_asset(model) for model in discover().values()]

@@ -1,0 +1,312 @@
+"""Great Expectations suites, executed inside DuckDB.
+
+The suites in `expectations/<schema>.<table>.json` are ordinary GX 1.x ExpectationSuites — the
+single definition of what "valid" means, loaded and checked by GX itself. GX's own SQL execution
+does not work on DuckDB (its SQL datasource reads results after closing the connection) and its
+pandas execution would load multi-million-row tables into memory, so each expectation is compiled
+here into a DuckDB aggregate with GX's semantics (`mostly`, nulls ignored by column-map
+expectations, unexpected percent of non-null rows). All column-map expectations of a table share
+one scan. `tests/test_validation.py` runs every suite through GX's pandas engine too and asserts
+the same verdicts and counts.
+
+Severity is GX's own: `critical` blocks downstream assets, `warning` is reported and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from iop.warehouse import PROJECT_ROOT
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SUPPORTED = {
+    "expect_column_to_exist",
+    "expect_table_row_count_to_be_between",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expectation of a suite, as plain data (GX has validated its type and arguments)."""
+
+    table: str
+    type: str
+    kwargs: dict[str, Any]
+    severity: str
+    tier: str
+    name: str
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "critical"
+
+    @property
+    def mostly(self) -> float:
+        return float(self.kwargs.get("mostly", 1.0))
+
+
+@dataclass
+class ExpectationResult:
+    expectation: Expectation
+    success: bool
+    applicable: bool
+    element_count: int
+    unexpected_count: int
+    unexpected_percent: float | None
+    observed_value: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if not self.applicable:
+            return "not_applicable"
+        return "passed" if self.success else "failed"
+
+    def threshold_percent(self) -> float:
+        return round((1.0 - self.expectation.mostly) * 100, 4)
+
+
+def suite_paths() -> list[Path]:
+    return sorted(EXPECTATIONS_DIR.glob("*.json"))
+
+
+def _check_name(expectation_type: str, kwargs: dict[str, Any]) -> str:
+    short = expectation_type.removeprefix("expect_")
+    columns = kwargs.get("column_list") or [
+        kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs
+    ]
+    return "__".join([short, *columns])
+
+
+@cache
+def load_suite(path: Path) -> tuple[Expectation, ...]:
+    """Parse a suite file with GX (so a malformed suite fails loudly) into Expectations."""
+    from great_expectations.core import ExpectationSuite  # slow import: only when validating
+
+    document = json.loads(path.read_text())
+    suite = ExpectationSuite(
+        name=document["name"],
+        expectations=document["expectations"],
+        meta=document.get("meta", {}),
+    )
+    table = document["name"]
+    expectations = []
+    for gx_expectation in suite.expectations:
+        kind = gx_expectation.expectation_type
+        if kind not in SUPPORTED:
+            raise ValueError(f"{path.name}: {kind} has no DuckDB execution here")
+        kwargs = {
+            k: v for k, v in gx_expectation.configuration.kwargs.items() if k not in ("batch_id",)
+        }
+        meta = gx_expectation.meta or {}
+        severity = getattr(gx_expectation, "severity", "critical")
+        severity = getattr(severity, "value", severity)
+        expectations.append(
+            Expectation(
+                table=table,
+                type=kind,
+                kwargs=kwargs,
+                severity=str(severity),
+                tier=meta.get("tier", "structural"),
+                name=meta.get("name") or _check_name(kind, kwargs),
+            )
+        )
+    names = [e.name for e in expectations]
+    duplicated = {n for n in names if names.count(n) > 1}
+    if duplicated:
+        raise ValueError(f"{path.name}: check names used twice: {sorted(duplicated)}")
+    return tuple(expectations)
+
+
+def suites() -> dict[str, tuple[Expectation, ...]]:
+    """Every suite, keyed by the table it validates (`schema.table`)."""
+    return {path.stem: load_suite(path) for path in suite_paths()}
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _unexpected_condition(e: Expectation) -> tuple[str, str] | None:
+    """(unexpected-row condition, domain condition) for column-map expectations."""
+    k = e.kwargs
+    if e.type == "expect_column_values_to_not_be_null":
+        return f"{_quote(k['column'])} is null", "true"
+    column = _quote(k.get("column", ""))
+    non_null = f"{column} is not null"
+    if e.type == "expect_column_values_to_be_in_set":
+        values = ", ".join(_literal(v) for v in k["value_set"])
+        return f"{column} not in ({values})", non_null
+    if e.type == "expect_column_values_to_be_between":
+        parts = []
+        if k.get("min_value") is not None:
+            op = "<=" if k.get("strict_min") else "<"
+            parts.append(f"{column} {op} {_literal(k['min_value'])}")
+        if k.get("max_value") is not None:
+            op = ">=" if k.get("strict_max") else ">"
+            parts.append(f"{column} {op} {_literal(k['max_value'])}")
+        return " or ".join(parts) or "false", non_null
+    if e.type == "expect_column_values_to_match_regex":
+        return f"not regexp_matches({column}::varchar, {_literal(k['regex'])})", non_null
+    if e.type == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = _quote(k["column_A"]), _quote(k["column_B"])
+        op = ">=" if k.get("or_equal") else ">"
+        ignore = k.get("ignore_row_if", "both_values_are_missing")
+        domain = (
+            f"{a} is not null and {b} is not null"
+            if ignore == "either_value_is_missing"
+            else f"not ({a} is null and {b} is null)"
+        )
+        return f"not coalesce({a} {op} {b}, false)", domain
+    return None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return dict(rows)
+
+
+def _duplicate_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> int:
+    """Rows whose value (or combination) occurs more than once; rows with all keys null are out."""
+    keys = ", ".join(_quote(c) for c in columns)
+    not_all_null = " or ".join(f"{_quote(c)} is not null" for c in columns)
+    return con.execute(
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {table} "
+        f"where {not_all_null} group by {keys} having count(*) > 1)"
+    ).fetchone()[0]
+
+
+def _verdict(e: Expectation, domain: int, unexpected: int, element_count: int) -> ExpectationResult:
+    if domain == 0:
+        return ExpectationResult(e, True, False, element_count, 0, None)
+    percent = 100.0 * unexpected / domain
+    success = unexpected / domain <= (1.0 - e.mostly) + 1e-12
+    return ExpectationResult(e, success, True, element_count, unexpected, round(percent, 6))
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection, table: str, expectations: tuple[Expectation, ...]
+) -> list[ExpectationResult]:
+    """Run a table's expectations: one aggregate scan, plus one grouping per uniqueness check."""
+    columns = _columns(con, table)
+    results: dict[str, ExpectationResult] = {}
+    missing_columns = set()
+    for e in expectations:
+        wanted = e.kwargs.get("column_list") or [
+            e.kwargs[k] for k in ("column", "column_A", "column_B") if k in e.kwargs
+        ]
+        absent = [c for c in wanted if c not in columns]
+        if absent:
+            missing_columns.update(absent)
+            results[e.name] = ExpectationResult(
+                e, False, True, 0, 0, None, details={"missing_columns": absent}
+            )
+
+    aggregates = ["count(*)"]
+    map_expectations = []
+    for e in expectations:
+        if e.name in results:
+            continue
+        condition = _unexpected_condition(e)
+        if condition is not None:
+            unexpected, domain = condition
+            aggregates.append(f"count(*) filter (where ({domain}) and ({unexpected}))")
+            aggregates.append(f"count(*) filter (where {domain})")
+            map_expectations.append(e)
+    values = con.execute(f"select {', '.join(aggregates)} from {table}").fetchone()
+    row_count = values[0]
+    for i, e in enumerate(map_expectations):
+        unexpected, domain = values[1 + 2 * i], values[2 + 2 * i]
+        results[e.name] = _verdict(e, domain, unexpected, row_count)
+
+    for e in expectations:
+        if e.name in results:
+            continue
+        if e.type == "expect_column_to_exist":
+            results[e.name] = ExpectationResult(e, True, True, row_count, 0, None)
+        elif e.type == "expect_table_row_count_to_be_between":
+            low, high = e.kwargs.get("min_value"), e.kwargs.get("max_value")
+            ok = (low is None or row_count >= low) and (high is None or row_count <= high)
+            results[e.name] = ExpectationResult(
+                e, ok, True, row_count, 0 if ok else 1, None, observed_value=row_count
+            )
+        elif e.type in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
+            keys = e.kwargs.get("column_list") or [e.kwargs["column"]]
+            not_all_null = " or ".join(f"{_quote(c)} is not null" for c in keys)
+            domain = con.execute(f"select count(*) from {table} where {not_all_null}").fetchone()[0]
+            results[e.name] = _verdict(e, domain, _duplicate_rows(con, table, keys), row_count)
+    return [results[e.name] for e in expectations]
+
+
+CHECK_RESULTS_DDL = """
+create table if not exists audit.check_results (
+    run_id varchar
+    , checked_at timestamp
+    , table_name varchar
+    , check_name varchar
+    , expectation_type varchar
+    , tier varchar
+    , severity varchar
+    , status varchar
+    , element_count bigint
+    , unexpected_count bigint
+    , unexpected_percent double
+    , threshold_percent double
+    , observed_value varchar
+)
+"""
+
+
+def record_results(
+    con: duckdb.DuckDBPyConnection, run_id: str, results: list[ExpectationResult]
+) -> None:
+    """Append results to audit.check_results, so quality teams see history, not just now."""
+    con.execute(CHECK_RESULTS_DDL)
+    con.executemany(
+        "insert into audit.check_results values (?, now()::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                run_id,
+                r.expectation.table,
+                r.expectation.name,
+                r.expectation.type,
+                r.expectation.tier,
+                r.expectation.severity,
+                r.status,
+                r.element_count,
+                r.unexpected_count,
+                r.unexpected_percent,
+                r.threshold_percent(),
+                None if r.observed_value is None else str(r.observed_value),
+            ]
+            for r in results
+        ],
+    )

@@ -1,0 +1,34 @@
+-- Row accounting per landed file: rows read = rows accepted + rows quarantined, exactly.
+-- Grain: one row per landed file (rejected whole files included, with zero rows staged).
+with staged as (
+    select _file_sha256 as file_sha256, count(*) as rows_accepted
+    from (
+        select _file_sha256 from staging.attendance
+        union all select _file_sha256 from staging.census
+        union all select _file_sha256 from staging.roster
+        union all select _file_sha256 from staging.claims
+    )
+    group by 1
+)
+
+, quarantined as (
+    select file_sha256, count(*) as rows_quarantined
+    from audit.quarantine
+    group by 1
+)
+
+select
+    f.file_sha256
+    , f.feed
+    , f.layout
+    , f.source_file
+    , f.status
+    , f.error
+    , coalesce(f.rows_read, 0) as rows_read
+    , coalesce(s.rows_accepted, 0) as rows_accepted
+    , coalesce(q.rows_quarantined, 0) as rows_quarantined
+    , coalesce(f.rows_read, 0) = coalesce(s.rows_accepted, 0) + coalesce(q.rows_quarantined, 0)
+        as reconciled
+from audit.landed_files as f
+left join staged as s on s.file_sha256 = f.file_sha256
+left join quarantined as q on q.file_sha256 = f.file_sha256

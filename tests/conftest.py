@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated data folder per test, and an in-process Dagster run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+TEST_KEY = "test-pseudonym-key"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("IOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.setenv("IOP_DUCKDB_THREADS", "2")
+    monkeypatch.delenv("IOP_DEMO", raising=False)
+    return tmp_path / "data"
+
+
+def materialize(raise_on_error: bool = True):
+    from iop.runner import run_full_refresh
+
+    return run_full_refresh(raise_on_error=raise_on_error)
+
+
+def query(data_dir: Path, sql: str, params=None, database: str = "warehouse.duckdb"):
+    con = duckdb.connect(str(data_dir / database), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
