@@ -1,7 +1,8 @@
 -- Claim lines at the final adjudicated version of each claim, classified to a level of care.
 -- Voids and replacements are resolved before anything is counted: a claim's versions form a
--- chain through original_claim_id; the last version by received date (then frequency code 1 < 7
--- < 8, then claim id) is final; a chain ending in a void has no lines. Lines delivered more than
+-- chain through original_claim_id; the final version is one that no other version replaces (the
+-- latest received of those, then frequency 1 < 7 < 8, then claim id, should there be several);
+-- a chain whose final version is a void has no lines. Lines delivered more than
 -- once (same claim id and line number) count once. Classification: procedure code first, then
 -- revenue code (sql/seeds/level_of_care_codes.csv).
 -- Grain: one row per line of a final claim version.
@@ -44,6 +45,9 @@ with lines as (
     select c.claim_id, c.claim_frequency_code, ch.root_claim_id
     from claims as c
     join chains as ch on ch.claim_id = c.claim_id
+    where c.claim_id not in (
+        select original_claim_id from claims where original_claim_id is not null
+    )
     qualify row_number() over (
         partition by ch.root_claim_id
         order by c.received_date desc

@@ -1,0 +1,55 @@
+"""The code location loads from workspace.yaml with the expected assets, checks, jobs, schedules."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED_ASSETS = {
+    "raw/attendance", "raw/roster", "raw/census", "raw/claims", "seeds/value_sets",
+    "staging/attendance_vendor_a", "staging/attendance_vendor_b", "staging/census_vendor_a",
+    "staging/roster_standard", "staging/claims_csv", "staging/attendance", "staging/roster",
+    "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",
+    "core/persons", "core/sessions", "core/census", "core/claim_lines", "core/care_spans",
+    "core/episodes", "core/transitions", "marts/episodes", "marts/length_of_stay",
+    "marts/step_down_transitions", "marts/demographic_utilization", "publish/marts_duckdb",
+}
+
+
+def _definitions_from_workspace():
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    target = workspace["load_from"][0]["python_module"]
+    module = importlib.import_module(target["module_name"])
+    return target["location_name"], module.defs
+
+
+def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
+    location, defs = _definitions_from_workspace()
+    assert location == "iop_pipeline"
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == EXPECTED_ASSETS
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    checked_tables = {asset for asset, _ in checks}
+    assert checked_tables == {
+        "staging/attendance", "staging/roster", "staging/census", "staging/claims",
+        "core/claim_lines", "core/episodes", "marts/episodes",
+    }
+    assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks
+    assert defs.resolve_job_def("iop_full_refresh") is not None
+    assert defs.resolve_schedule_def("nightly_full_refresh").cron_schedule == "0 2 * * *"
+
+
+def test_dagster_cli_validates_the_workspace():
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
+         "-w", "workspace.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all code locations passed validation" in (result.stdout + result.stderr).lower()

@@ -1,0 +1,154 @@
+"""The GX suites mean the same thing in DuckDB as in Great Expectations itself.
+
+For every suite a fixture table is derived from its own expectations: a good version that meets
+all of them and a bad version where each column-map expectation is broken on its own rows. Both
+run through GX 1.x's pandas engine and through iop.validation's DuckDB execution; verdicts and
+unexpected counts must agree, the good table must pass everything and the bad table must fail
+every expectation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+
+from iop import validation
+
+ROWS = 40
+# Values that match each regex the suites use (a new regex needs a sample here).
+REGEX_SAMPLES = {
+    r"^[0-9]{5}$": lambda i: f"{10000 + i:05d}",
+    r"^[0-9a-f]{64}$": lambda i: hashlib.sha256(str(i).encode()).hexdigest(),
+}
+DAY0 = date(2025, 1, 1)
+
+
+def _good_frame(expectations) -> pd.DataFrame:
+    columns: dict[str, list] = {}
+    for e in expectations:
+        k = e.kwargs
+        if e.type == "expect_column_pair_values_a_to_be_greater_than_b":
+            columns[k["column_B"]] = [DAY0 + timedelta(days=i) for i in range(ROWS)]
+            columns[k["column_A"]] = [DAY0 + timedelta(days=i + 5) for i in range(ROWS)]
+    for e in expectations:
+        k = e.kwargs
+        column = k.get("column")
+        if e.type == "expect_column_values_to_be_in_set":
+            columns[column] = [k["value_set"][i % len(k["value_set"])] for i in range(ROWS)]
+        elif e.type == "expect_column_values_to_be_between":
+            low = k.get("min_value", 0)
+            columns[column] = [low + (i % 3) for i in range(ROWS)]
+        elif e.type == "expect_column_values_to_match_regex":
+            columns[column] = [REGEX_SAMPLES[k["regex"]](i) for i in range(ROWS)]
+        elif e.type == "expect_compound_columns_to_be_unique":
+            for c in k["column_list"]:
+                columns.setdefault(c, [f"{c}-{i}" for i in range(ROWS)])
+        elif column is not None:
+            columns.setdefault(column, [f"{column}-{i}" for i in range(ROWS)])
+    return pd.DataFrame(columns)
+
+
+def _bad_frame(expectations) -> pd.DataFrame:
+    """Each column-map expectation broken on 4 rows of its own (10% > any `mostly` slack)."""
+    frame = _good_frame(expectations).astype(object)
+    row = 0
+    for e in expectations:
+        k = e.kwargs
+        rows = list(range(row, row + 4))
+        row += 4
+        if e.type == "expect_column_values_to_not_be_null":
+            frame.loc[rows, k["column"]] = None
+        elif e.type == "expect_column_values_to_be_in_set":
+            frame.loc[rows, k["column"]] = "NOT-A-CODE"
+        elif e.type == "expect_column_values_to_be_between":
+            frame.loc[rows, k["column"]] = k.get("min_value", 0) - 100
+        elif e.type == "expect_column_values_to_match_regex":
+            frame.loc[rows, k["column"]] = "no match!"
+        elif e.type == "expect_column_values_to_be_unique":
+            frame.loc[rows, k["column"]] = frame.loc[rows[0], k["column"]]
+        elif e.type == "expect_compound_columns_to_be_unique":
+            for c in k["column_list"]:
+                frame.loc[rows, c] = frame.loc[rows[0], c]
+        elif e.type == "expect_column_pair_values_a_to_be_greater_than_b":
+            frame.loc[rows, k["column_A"]] = [DAY0 - timedelta(days=30)] * 4
+        else:
+            row -= 4
+    return frame
+
+
+def _duckdb_results(table: str, frame: pd.DataFrame, expectations):
+    con = duckdb.connect()
+    schema, name = table.split(".")
+    con.execute(f"create schema {schema}")
+    con.register("frame", frame)
+    con.execute(f"create table {table} as select * from frame")
+    return {r.expectation.name: r for r in validation.validate_table(con, table, expectations)}
+
+
+def _gx_results(path, frame: pd.DataFrame):
+    import great_expectations as gx
+
+    document = json.loads(path.read_text())
+    suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"])
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas("pandas")
+    batch = (
+        source.add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    outcome = batch.validate(suite)
+    by_name = {}
+    for result in outcome.results:
+        config = result.expectation_config
+        name = (config.meta or {}).get("name") or validation._check_name(config.type, config.kwargs)
+        by_name[name] = result
+    return by_name
+
+
+SUITES = validation.suite_paths()
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_suite_verdicts_match_great_expectations(path):
+    expectations = validation.load_suite(path)
+    for label, frame in (("good", _good_frame(expectations)), ("bad", _bad_frame(expectations))):
+        ours = _duckdb_results(path.stem, frame, expectations)
+        theirs = _gx_results(path, frame)
+        assert set(ours) == set(theirs)
+        for name, result in ours.items():
+            gx_result = theirs[name]
+            assert result.success == gx_result.success, (label, name)
+            if "unexpected_count" in gx_result.result:
+                assert result.unexpected_count == gx_result.result["unexpected_count"], (label, name)
+        if label == "good":
+            assert all(r.success for r in ours.values()), path.stem
+        else:
+            column_map = [r for r in ours.values() if r.expectation.type not in (
+                "expect_table_row_count_to_be_between", "expect_column_to_exist")]
+            assert column_map and not any(r.success for r in column_map), path.stem
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_empty_table_is_not_applicable_and_row_count_fails(path):
+    expectations = validation.load_suite(path)
+    empty = _good_frame(expectations).head(0)
+    ours = _duckdb_results(path.stem, empty, expectations)
+    for result in ours.values():
+        if result.expectation.type == "expect_table_row_count_to_be_between":
+            assert result.status == "failed"
+        elif result.expectation.type != "expect_column_to_exist":
+            assert result.status == "not_applicable", result.expectation.name
+
+
+def test_missing_column_fails_with_its_name():
+    expectations = validation.load_suite(validation.EXPECTATIONS_DIR / "staging.claims.json")
+    frame = _good_frame(expectations).drop(columns=["member_id"])
+    ours = _duckdb_results("staging.claims", frame, expectations)
+    failed = ours["column_values_to_not_be_null__member_id"]
+    assert not failed.success and failed.details["missing_columns"] == ["member_id"]
