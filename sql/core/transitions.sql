@@ -1,11 +1,18 @@
--- What follows each episode: the next episode of the same person (the earliest-starting one that
--- starts no earlier than this one and continues past its end; ties → higher level of care first)
--- and whether it starts within `transition_window_days` (default 30) of this one's end.
+-- What follows each episode: the next episode of the same person — the first after it in the
+-- person's order (start, end, higher level of care first) that does not end before it (an
+-- episode nested inside this one is not "next") — and whether it starts within
+-- `transition_window_days` (default 30) of this one's end.
 -- days_between = next start - this end (0 = same day; negative when levels overlap).
 -- direction: step_down / step_up / lateral by level-of-care rank, or none within the window.
 -- Grain: one row per episode.
 with ranked as (
-    select e.*, l.rank::integer as level_rank
+    select
+        e.*
+        , l.rank::integer as level_rank
+        , row_number() over (
+            partition by e.person_id
+            order by e.start_date, e.end_date, l.rank::integer desc, e.level_of_care
+        ) as person_order
     from core.episodes as e
     join seeds.level_of_care as l using (level_of_care)
 )
@@ -20,13 +27,9 @@ with ranked as (
     from ranked as this
     join ranked as next
         on next.person_id = this.person_id
-        and next.episode_id <> this.episode_id
-        and next.start_date >= this.start_date
-        and next.end_date > this.end_date
-    qualify row_number() over (
-        partition by this.episode_id
-        order by next.start_date, next.level_rank desc, next.end_date, next.episode_id
-    ) = 1
+        and next.person_order > this.person_order
+        and next.end_date >= this.end_date
+    qualify row_number() over (partition by this.episode_id order by next.person_order) = 1
 )
 
 select

@@ -21,7 +21,7 @@ with codes as (
         , try_strptime(trim(r.session_date), '%m/%d/%Y')::date as session_date
         , try_strptime(trim(r.start_time), '%I:%M %p')::time as start_time
         , svc.canonical_value as service_type
-        , try_cast(trim(r.minutes) as integer) as minutes
+        , case when regexp_full_match(trim(r.minutes), '-?[0-9]+') then try_cast(trim(r.minutes) as integer) end as minutes
         , status.canonical_value as attendance_status
         , nullif(trim(r.clinician_id), '') as clinician_id
     from raw.attendance_vendor_a as r

@@ -20,7 +20,7 @@ with codes as (
         , try_strptime(trim(r.service_date), '%Y-%m-%d')::date as session_date
         , try_strptime(trim(r.start_time), '%H:%M')::time as start_time
         , svc.canonical_value as service_type
-        , try_cast(trim(r.duration_min) as integer) as minutes
+        , case when regexp_full_match(trim(r.duration_min), '-?[0-9]+') then try_cast(trim(r.duration_min) as integer) end as minutes
         , status.canonical_value as attendance_status
         , nullif(trim(r.staff_id), '') as clinician_id
     from raw.attendance_vendor_b as r

@@ -12,7 +12,7 @@ with typed as (
         , nullif(trim(r.claim_id), '') as claim_id
         , nullif(trim(r.original_claim_id), '') as original_claim_id
         , trim(r.claim_frequency_code) as claim_frequency_code
-        , try_cast(trim(r.line_number) as integer) as line_number
+        , case when regexp_full_match(trim(r.line_number), '-?[0-9]+') then try_cast(trim(r.line_number) as integer) end as line_number
         , lower(nullif(trim(r.claim_type), '')) as claim_type
         , nullif(trim(r.member_id), '') as member_id
         , nullif(trim(r.payer), '') as payer
