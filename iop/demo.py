@@ -68,14 +68,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"Generating sample data for {args.clients:,} clients into {settings.data_dir} ...")
         summary = generate(settings.data_dir, clients=args.clients, seed=args.seed)
-        print(f"  {summary}")
+        print(f"  {summary.line()}")
     else:
         print(f"Landing folder {landing} already has files: using them.")
 
     from iop.runner import dagster_instance, run_full_refresh
 
     print("Materializing every asset (ingest, staging, core, marts, checks, publication) ...")
-    result = run_full_refresh(dagster_instance(settings.data_dir), raise_on_error=False)
+    result = run_full_refresh(
+        dagster_instance(settings.data_dir), raise_on_error=False, log_level="WARNING"
+    )
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]

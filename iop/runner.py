@@ -18,7 +18,10 @@ def dagster_instance(data_dir: Path) -> DagsterInstance:
 
 
 def run_full_refresh(
-    instance: DagsterInstance | None = None, *, raise_on_error: bool = True
+    instance: DagsterInstance | None = None,
+    *,
+    raise_on_error: bool = True,
+    log_level: str = "INFO",
 ) -> ExecuteInProcessResult:
     from pipelines.definitions import defs
     from pipelines.resources import WarehouseResource
@@ -28,4 +31,5 @@ def run_full_refresh(
         instance=instance or DagsterInstance.ephemeral(),
         resources={"warehouse_db": WarehouseResource.from_env()},
         raise_on_error=raise_on_error,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

@@ -86,7 +86,7 @@ def load_seeds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             "select * from read_csv(?, header = true, all_varchar = true)",
             [str(path)],
         )
-        counts[path.stem] = con.execute(f"select count(*) from seeds.{path.stem}").fetchone()[0]
+        counts[path.stem] = con.execute(f"select count(*) from seeds.{path.stem}").fetchall()[0][0]
     return counts
 
 
