@@ -35,8 +35,10 @@ sys.path.insert(0, str(ROOT))
 SIZES = {
     "XS": {"clients": 60, "claims_only_members": 20, "noise_claim_lines_per_member": 2},
     "S": {"clients": 2_000, "claims_only_members": 500, "noise_claim_lines_per_member": 2},
-    "M": {"clients": 40_000, "claims_only_members": 40_000, "noise_claim_lines_per_member": 40},
-    "L": {"clients": 160_000, "claims_only_members": 200_000, "noise_claim_lines_per_member": 60},
+    # measured densities: ~54 attendance rows and ~25 claim lines per EHR client, ~21 claim lines
+    # per claims-only member, plus the noise lines per member
+    "M": {"clients": 95_000, "claims_only_members": 60_000, "noise_claim_lines_per_member": 12},
+    "L": {"clients": 375_000, "claims_only_members": 250_000, "noise_claim_lines_per_member": 29},
 }
 NAIVE_SIZES = {"XS", "S", "M"}
 

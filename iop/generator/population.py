@@ -25,25 +25,142 @@ from iop.generator.common import (
 )
 
 FIRST_F = (
-    "Maria", "Jennifer", "Linda", "Patricia", "Elizabeth", "Susan", "Jessica", "Sarah", "Karen",
-    "Lisa", "Nancy", "Ashley", "Emily", "Michelle", "Amanda", "Melissa", "Stephanie", "Rebecca",
-    "Laura", "Sharon", "Cynthia", "Kathleen", "Amy", "Angela", "Brenda", "Nicole", "Samantha",
-    "Rosa", "Ana", "Guadalupe", "Keisha", "Aaliyah", "Mei", "Priya", "Fatima", "Siobhan",
+    "Maria",
+    "Jennifer",
+    "Linda",
+    "Patricia",
+    "Elizabeth",
+    "Susan",
+    "Jessica",
+    "Sarah",
+    "Karen",
+    "Lisa",
+    "Nancy",
+    "Ashley",
+    "Emily",
+    "Michelle",
+    "Amanda",
+    "Melissa",
+    "Stephanie",
+    "Rebecca",
+    "Laura",
+    "Sharon",
+    "Cynthia",
+    "Kathleen",
+    "Amy",
+    "Angela",
+    "Brenda",
+    "Nicole",
+    "Samantha",
+    "Rosa",
+    "Ana",
+    "Guadalupe",
+    "Keisha",
+    "Aaliyah",
+    "Mei",
+    "Priya",
+    "Fatima",
+    "Siobhan",
 )
 FIRST_M = (
-    "James", "Robert", "John", "Michael", "David", "William", "Richard", "Joseph", "Thomas",
-    "Christopher", "Charles", "Daniel", "Matthew", "Anthony", "Mark", "Steven", "Andrew",
-    "Joshua", "Kevin", "Brian", "Jose", "Luis", "Carlos", "Juan", "Jamal", "Darnell", "Tyrone",
-    "Wei", "Raj", "Omar", "Sean", "Liam", "Noah", "Ethan", "Dmitri", "Kwame",
+    "James",
+    "Robert",
+    "John",
+    "Michael",
+    "David",
+    "William",
+    "Richard",
+    "Joseph",
+    "Thomas",
+    "Christopher",
+    "Charles",
+    "Daniel",
+    "Matthew",
+    "Anthony",
+    "Mark",
+    "Steven",
+    "Andrew",
+    "Joshua",
+    "Kevin",
+    "Brian",
+    "Jose",
+    "Luis",
+    "Carlos",
+    "Juan",
+    "Jamal",
+    "Darnell",
+    "Tyrone",
+    "Wei",
+    "Raj",
+    "Omar",
+    "Sean",
+    "Liam",
+    "Noah",
+    "Ethan",
+    "Dmitri",
+    "Kwame",
 )
 LAST = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
-    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall",
-    "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "O'Brien", "O'Neil", "Smith-Jones",
-    "Kowalski", "Patel", "Chen", "Kim", "Begay", "Yazzie", "Kealoha",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "O'Brien",
+    "O'Neil",
+    "Smith-Jones",
+    "Kowalski",
+    "Patel",
+    "Chen",
+    "Kim",
+    "Begay",
+    "Yazzie",
+    "Kealoha",
 )
 
 SEX = ("F", "M", "X", "U")
@@ -78,12 +195,66 @@ AGE_P = (0.04, 0.11, 0.32, 0.25, 0.15, 0.10, 0.03)
 
 # ZIP5s of one metro area (leading zeros on purpose: ZIP is text, not a number).
 ZIPS = (
-    "01701", "01702", "01752", "01760", "01801", "01840", "01841", "01843", "01850", "01851",
-    "01852", "01854", "01902", "01904", "01905", "02108", "02109", "02115", "02116", "02118",
-    "02119", "02120", "02121", "02122", "02124", "02125", "02126", "02127", "02128", "02130",
-    "02131", "02132", "02134", "02135", "02136", "02138", "02139", "02140", "02141", "02143",
-    "02144", "02145", "02148", "02149", "02150", "02151", "02152", "02155", "02169", "02170",
-    "02171", "02184", "02186", "02301", "02302", "02360", "02740", "02744", "02745", "02746",
+    "01701",
+    "01702",
+    "01752",
+    "01760",
+    "01801",
+    "01840",
+    "01841",
+    "01843",
+    "01850",
+    "01851",
+    "01852",
+    "01854",
+    "01902",
+    "01904",
+    "01905",
+    "02108",
+    "02109",
+    "02115",
+    "02116",
+    "02118",
+    "02119",
+    "02120",
+    "02121",
+    "02122",
+    "02124",
+    "02125",
+    "02126",
+    "02127",
+    "02128",
+    "02130",
+    "02131",
+    "02132",
+    "02134",
+    "02135",
+    "02136",
+    "02138",
+    "02139",
+    "02140",
+    "02141",
+    "02143",
+    "02144",
+    "02145",
+    "02148",
+    "02149",
+    "02150",
+    "02151",
+    "02152",
+    "02155",
+    "02169",
+    "02170",
+    "02171",
+    "02184",
+    "02186",
+    "02301",
+    "02302",
+    "02360",
+    "02740",
+    "02744",
+    "02745",
+    "02746",
 )
 
 # Diagnoses (ICD-10-CM): principal by program type, optional secondary.
@@ -109,7 +280,9 @@ def dx_vocab() -> list[str]:
     out = []
     for principal in DX_SUD + DX_MH:
         for secondary in DX_SECONDARY:
-            out.append(principal if not secondary or secondary == principal else f"{principal}|{secondary}")
+            out.append(
+                principal if not secondary or secondary == principal else f"{principal}|{secondary}"
+            )
     return out
 
 
@@ -146,6 +319,16 @@ class Persons:
     iop_pos_53: np.ndarray  # mental-health IOP billed at POS 53 (else 57 is SUD)
     dx: np.ndarray
     clinician: np.ndarray  # primary clinician (global clinician index)
+
+    def slice(self, lo: int, hi: int) -> Persons:
+        """Persons lo..hi-1 as a table of their own (local indices 0..hi-lo-1)."""
+        out = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = value[lo:hi] if isinstance(value, np.ndarray) else value
+        out["n"] = hi - lo
+        out["n_ehr"] = int(self.is_ehr[lo:hi].sum())
+        return Persons(**out)
 
     def client_ids(self) -> np.ndarray:
         """'A0001234' (vendor A) / 'B-004321' (vendor B); '' for claims-only members."""
@@ -199,7 +382,7 @@ def make_persons(
     hi = np.array([b[1] for b in AGE_BANDS])[band]
     age = rng.integers(lo, hi + 1).astype(np.int16)
 
-    # Payer: Medicare mostly for 65+; the overall mix ~55/30/8/7 (Medicaid/Commercial/Medicare/Self).
+    # Payer: Medicare mostly for 65+; overall ~55/30/8/7 Medicaid/Commercial/Medicare/Self-pay.
     payer_young = choice_codes(
         rng, {MEDICAID: 0.57, COMMERCIAL: 0.31, MEDICARE: 0.056, SELF_PAY: 0.064}, n
     )
