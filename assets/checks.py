@@ -45,6 +45,7 @@ def build_suite_check(table: str):
     @multi_asset_check(
         specs=_suite_specs(table),
         name=f"gx_{table.replace('.', '_')}",
+        pool="duckdb_warehouse",
         description=f"Great Expectations suite expectations/{table}.json, run inside DuckDB.",
     )
     def _check(

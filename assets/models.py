@@ -6,12 +6,9 @@ Assets orchestrate; the logic is in the SQL. Dependencies come from the tables e
 
 from dagster import AssetKey, MaterializeResult, asset
 
-from assets.ingest import SEEDS_KEY, raw_key
-from iop.layouts import LAYOUTS
+from assets.ingest import REGISTRY_KEY, SEEDS_KEY
 from iop.models import Model, discover, run_model
 from pipelines.resources import WarehouseResource
-
-_FEED_OF_LAYOUT = {layout.name: layout.feed for layout in LAYOUTS}
 
 # Statements that keep audit.landed_files in step once rows are accounted for.
 _AFTER = {
@@ -32,8 +29,8 @@ def upstream_keys(model: Model) -> list[AssetKey]:
     keys = set()
     for ref in model.references:
         schema, name = ref.split(".")
-        if schema == "raw":
-            keys.add(raw_key(_FEED_OF_LAYOUT[name]))
+        if schema == "raw" or ref == "audit.landed_files":
+            keys.add(REGISTRY_KEY)
         elif schema == "seeds":
             keys.add(SEEDS_KEY)
         elif ref in discover():
@@ -49,6 +46,7 @@ def build_model_asset(model: Model):
         deps=upstream_keys(model),
         group_name=model.layer,
         kinds={"duckdb", "sql"},
+        pool="duckdb_warehouse",
         description=model.description,
         metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
     )

@@ -16,6 +16,7 @@ MART_KEYS = [model_key(table) for table, m in discover().items() if m.layer == "
     deps=MART_KEYS,
     group_name="publish",
     kinds={"duckdb", "parquet"},
+    pool="duckdb_warehouse",
     description=(
         "Every marts.* table copied into $IOP_DATA_DIR/marts.duckdb (swapped in atomically, "
         "readable by DuckDB 1.x) and $IOP_DATA_DIR/marts/<mart>.parquet."

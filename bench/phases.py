@@ -8,6 +8,7 @@ Prints one JSON line with what the phase measured about itself (e.g. validation 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -17,9 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from iop.ingest import read_header  # noqa: E402
-from iop.layouts import LAYOUTS, detect_layout  # noqa: E402
+from iop.layouts import LAYOUTS, detect_layout, normalize_column  # noqa: E402
 from iop.settings import FEEDS, Settings  # noqa: E402
+
+
+def read_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        return [normalize_column(name) for name in next(csv.reader(handle), [])]
 
 
 def files_by_layout(landing: Path) -> dict[str, list[Path]]:
@@ -62,8 +67,6 @@ def _limits(con) -> None:
 
 def _raw_views_over_csv(con, landing: Path) -> None:
     """raw.<layout> straight over the CSV files (no Parquet copy, no hashing): the floor."""
-    from iop.layouts import normalize_column  # noqa: F401
-
     for layout, paths in files_by_layout(landing).items():
         if not paths:
             columns = ", ".join(f"null::varchar as {c}" for c in next(

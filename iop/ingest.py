@@ -1,15 +1,18 @@
-"""Landing → raw: each new landed file becomes one immutable Parquet file named by its SHA-256.
+"""Landing → raw: each landed file becomes one immutable Parquet file named by its SHA-256.
 
 Every row is kept as delivered (all text, header names normalized) plus lineage columns: the
-source file, its hash, the 1-based data-row number and the landing time. A file whose content was
-ingested before (same hash) is skipped, so landing it twice changes nothing. A file whose header
-matches no layout of its feed is recorded as rejected, with the reason, and nothing of it is read.
+source file, its hash, the 1-based data-row number and the landing time. Ingesting a file writes
+only its own Parquet file and a registry entry `raw/_registry/<sha256>.json` — never the DuckDB
+warehouse — so files can be ingested in parallel (one Dagster partition per file) and the
+warehouse can always be rebuilt from raw. A file whose content was ingested before is skipped, so
+landing it twice changes nothing. A file that cannot be taken whole (unknown layout, a missing
+required column, undecodable bytes, malformed X12) is registered as rejected with the reason.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,29 +20,57 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from iop.layouts import UnrecognizedLayout, detect_layout, normalize_column
-from iop.settings import Settings
+from iop import warehouse
+from iop.readers import RejectedFile, convert_to_raw_parquet
+from iop.settings import FEEDS, Settings
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+REGISTRY_COLUMNS = (
+    "file_sha256", "feed", "layout", "source_file", "file_bytes", "rows_read", "status",
+    "error", "warnings", "raw_path", "landed_at", "ingested_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    feed: str
+    path: Path
+    relative: str
+    sha256: str
+    file_bytes: int
+    landed_at: datetime
 
 
 @dataclass
 class IngestReport:
-    feed: str
     ingested: list[str] = field(default_factory=list)
-    skipped_duplicates: list[str] = field(default_factory=list)
+    already_ingested: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     rows_read: int = 0
 
     def as_metadata(self) -> dict[str, int]:
         return {
             "files_ingested": len(self.ingested),
-            "files_already_ingested": len(self.skipped_duplicates),
+            "files_already_ingested": len(self.already_ingested),
             "files_rejected": len(self.rejected),
+            "file_warnings": len(self.warnings),
             "rows_read": self.rows_read,
         }
+
+
+def registry_dir(settings: Settings) -> Path:
+    return settings.raw_dir / "_registry"
+
+
+def _write_json_atomically(path: Path, document: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(document, default=str, indent=1))
+    os.replace(temporary, path)
 
 
 def file_sha256(path: Path) -> str:
@@ -50,93 +81,135 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def landed_files(settings: Settings, feed: str) -> list[Path]:
-    folder = settings.landing_dir / feed
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~"))
-    )
-
-
-def read_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        first = next(csv.reader(handle), [])
-    return [normalize_column(name) for name in first]
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ingest_feed(con: duckdb.DuckDBPyConnection, settings: Settings, feed: str) -> IngestReport:
-    report = IngestReport(feed)
-    known = {row[0] for row in con.execute("select file_sha256 from audit.landed_files").fetchall()}
-    for path in landed_files(settings, feed):
-        sha = file_sha256(path)
-        relative = path.relative_to(settings.landing_dir).as_posix()
-        if sha in known:
-            report.skipped_duplicates.append(relative)
+def scan_landing(settings: Settings) -> list[LandedFile]:
+    """Every file in the landing folders with its content hash (cached by path, size, mtime)."""
+    cache_path = registry_dir(settings) / "_hash_cache.json"
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        cache = {}
+    fresh_cache, files = {}, []
+    for feed in FEEDS:
+        folder = settings.landing_dir / feed
+        if not folder.is_dir():
             continue
-        known.add(sha)
-        landed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-        header = read_header(path)
-        try:
-            layout = detect_layout(feed, header)
-        except UnrecognizedLayout as error:
-            message = f"{relative}: {error}"
-            log.warning("rejected file %s", message)
-            _register(con, sha, feed, None, relative, path, None, "rejected", message, None, landed_at)
-            report.rejected[relative] = message
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() or path.name.startswith((".", "~")):
+                continue
+            stat = path.stat()
+            relative = path.relative_to(settings.landing_dir).as_posix()
+            fingerprint = [stat.st_size, stat.st_mtime_ns]
+            cached = cache.get(relative)
+            sha = cached[2] if cached and cached[:2] == fingerprint else file_sha256(path)
+            fresh_cache[relative] = [*fingerprint, sha]
+            landed_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+            files.append(LandedFile(feed, path, relative, sha, stat.st_size, landed_at))
+    if fresh_cache != cache:
+        _write_json_atomically(cache_path, fresh_cache)
+    return files
+
+
+def is_ingested(settings: Settings, sha256: str) -> bool:
+    return (registry_dir(settings) / f"{sha256}.json").exists()
+
+
+def ingest_file(settings: Settings, landed: LandedFile) -> dict:
+    """Convert one landed file to raw Parquet and register it; a rejected file is registered too."""
+    entry = {
+        "file_sha256": landed.sha256,
+        "feed": landed.feed,
+        "layout": None,
+        "source_file": landed.relative,
+        "file_bytes": landed.file_bytes,
+        "rows_read": None,
+        "status": "ingested",
+        "error": None,
+        "warnings": None,
+        "raw_path": None,
+        "landed_at": landed.landed_at.isoformat(sep=" "),
+        "ingested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
+    }
+    staging_path = settings.raw_dir / "_incoming" / f"{landed.sha256}.parquet"
+    try:
+        conversion = convert_to_raw_parquet(
+            landed.path,
+            feed=landed.feed,
+            relative=landed.relative,
+            sha256=landed.sha256,
+            landed_at=landed.landed_at,
+            out_path=staging_path,
+        )
+    except RejectedFile as rejection:
+        entry.update(status="rejected", error=str(rejection))
+        log.warning("rejected file %s", rejection)
+    else:
+        raw_path = settings.raw_dir / conversion.layout / f"{landed.sha256}.parquet"
+        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging_path, raw_path)
+        entry.update(
+            layout=conversion.layout,
+            rows_read=conversion.rows,
+            raw_path=str(raw_path),
+            warnings="; ".join(conversion.warnings) or None,
+        )
+    _write_json_atomically(registry_dir(settings) / f"{landed.sha256}.json", entry)
+    return entry
+
+
+def ingest_files(settings: Settings, files: list[LandedFile]) -> IngestReport:
+    """Ingest every file not ingested before; a content already seen under another name is skipped."""
+    report = IngestReport()
+    seen: set[str] = set()
+    for landed in files:
+        if landed.sha256 in seen or is_ingested(settings, landed.sha256):
+            report.already_ingested.append(landed.relative)
             continue
-        raw_path = settings.raw_dir / layout.name / f"{sha}.parquet"
-        rows = _write_raw_parquet(con, path, header, raw_path, relative, sha, landed_at)
-        _register(con, sha, feed, layout.name, relative, path, rows, "ingested", None, raw_path, landed_at)
-        report.ingested.append(relative)
-        report.rows_read += rows
+        seen.add(landed.sha256)
+        entry = ingest_file(settings, landed)
+        if entry["status"] == "rejected":
+            report.rejected[landed.relative] = entry["error"]
+        else:
+            report.ingested.append(landed.relative)
+            report.rows_read += entry["rows_read"]
+            if entry["warnings"]:
+                report.warnings.append(entry["warnings"])
     return report
 
 
-def _write_raw_parquet(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    header: list[str],
-    raw_path: Path,
-    relative: str,
-    sha: str,
-    landed_at: datetime,
-) -> int:
-    """CSV → Parquet, every column as text; written under a temporary name, then renamed."""
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = raw_path.with_suffix(f".tmp{os.getpid()}")
-    names = [name or f"column_{i}" for i, name in enumerate(header)]
-    columns = ", ".join(f'"{n}"' for n in names)
-    con.execute(
-        f"""
-        copy (
-            select {columns}
-                , {_sql_text(relative)} as _source_file
-                , {_sql_text(sha)} as _file_sha256
-                , row_number() over () as _row_number
-                , {_sql_text(landed_at.isoformat(sep=" "))}::timestamp as _landed_at
-            from read_csv({_sql_text(str(path))}, header = true, all_varchar = true
-                , delim = ',', quote = '"', escape = '"'
-                , names = [{", ".join(_sql_text(n) for n in names)}])
-        ) to {_sql_text(str(temporary))} (format parquet, compression zstd)
-        """
-    )
-    os.replace(temporary, raw_path)
-    return con.execute(f"select count(*) from read_parquet({_sql_text(str(raw_path))})").fetchone()[0]
+def registry_entries(settings: Settings) -> list[dict]:
+    folder = registry_dir(settings)
+    if not folder.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.name[0] != "_"]
 
 
-def _register(con, sha, feed, layout, relative, path, rows, status, error, raw_path, landed_at):
+def sync_registry(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """audit.landed_files ← the registry entries; raw.<layout> views ← the ingested files."""
+    frame = pd.DataFrame(registry_entries(settings), columns=list(REGISTRY_COLUMNS))
+    con.register("registry_frame", frame)
     con.execute(
         """
-        insert into audit.landed_files (file_sha256, feed, layout, source_file, file_bytes,
-            rows_read, status, error, raw_path, landed_at, ingested_at)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)
-        on conflict do nothing
-        """,
-        [sha, feed, layout, relative, path.stat().st_size, rows, status, error,
-         None if raw_path is None else str(raw_path), landed_at],
+        create or replace table audit.landed_files as
+        select
+            file_sha256::varchar as file_sha256
+            , feed::varchar as feed
+            , layout::varchar as layout
+            , source_file::varchar as source_file
+            , file_bytes::bigint as file_bytes
+            , rows_read::bigint as rows_read
+            , null::bigint as rows_accepted
+            , null::bigint as rows_quarantined
+            , status::varchar as status
+            , error::varchar as error
+            , warnings::varchar as warnings
+            , raw_path::varchar as raw_path
+            , landed_at::timestamp as landed_at
+            , ingested_at::timestamp as ingested_at
+        from registry_frame
+        order by source_file
+        """
     )
+    con.unregister("registry_frame")
+    warehouse.refresh_raw_views(con, settings)
+    return len(frame)
+

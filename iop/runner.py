@@ -1,4 +1,6 @@
-"""Run the full-refresh job in-process, as `make demo`, the benchmark and the tests do."""
+"""Run the pipeline in-process the way the landing sensor would: newly landed files become
+partitions and one run ingests them and refreshes everything; with nothing new, a full refresh.
+Used by `make demo`, the benchmark and the tests."""
 
 from __future__ import annotations
 
@@ -7,12 +9,22 @@ from pathlib import Path
 
 from dagster import DagsterInstance, ExecuteInProcessResult
 
+INSTANCE_CONFIG = """\
+# Written by the IOP pipeline for local runs. Assets that write the DuckDB warehouse share the
+# pool `duckdb_warehouse`; a limit of 1 keeps runs started side by side from colliding on it.
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
 
 def dagster_instance(data_dir: Path) -> DagsterInstance:
     """A persistent instance under the data folder, so `make dev` shows the runs afterwards."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_CONFIG)
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 
@@ -23,13 +35,25 @@ def run_full_refresh(
     raise_on_error: bool = True,
     log_level: str = "INFO",
 ) -> ExecuteInProcessResult:
+    from pipelines.automation import PARTITIONS, partition_range_tags, pending_file_keys
     from pipelines.definitions import defs
     from pipelines.resources import WarehouseResource
 
-    job = defs.resolve_job_def("iop_full_refresh")
+    instance = instance or DagsterInstance.ephemeral()
+    resource = WarehouseResource.from_env()
+    known = set(instance.get_dynamic_partitions(PARTITIONS))
+    keys = pending_file_keys(resource.settings, known)
+    tags: dict[str, str] = {}
+    if keys:
+        instance.add_dynamic_partitions(PARTITIONS, [k for k in keys if k not in known])
+        job = defs.resolve_job_def("ingest_landed_files")
+        tags = partition_range_tags(instance, keys)
+    else:
+        job = defs.resolve_job_def("iop_full_refresh")
     return job.execute_in_process(
-        instance=instance or DagsterInstance.ephemeral(),
-        resources={"warehouse_db": WarehouseResource.from_env()},
+        instance=instance,
+        resources={"warehouse_db": resource},
         raise_on_error=raise_on_error,
+        tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

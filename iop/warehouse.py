@@ -68,6 +68,7 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
             , rows_quarantined bigint
             , status varchar not null
             , error varchar
+            , warnings varchar
             , raw_path varchar
             , landed_at timestamp
             , ingested_at timestamp
@@ -77,14 +78,23 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     con.execute((SQL_DIR / "macros.sql").read_text())
 
 
-def load_seeds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Every CSV in sql/seeds becomes table seeds.<stem>, all text (codes keep leading zeros)."""
+def load_seeds(con: duckdb.DuckDBPyConnection, local_dir: Path | None = None) -> dict[str, int]:
+    """Every CSV in sql/seeds becomes table seeds.<stem>, all text (codes keep leading zeros).
+
+    A site adds or fixes codes without editing the repository by dropping a CSV of the same name
+    and columns into `$IOP_DATA_DIR/seeds/`: its rows are added to the shipped ones (e.g. a
+    vendor's new attendance status in source_code_map.csv), and the next refresh re-processes
+    quarantined rows with them.
+    """
     counts = {}
     for path in sorted(SEEDS_DIR.glob("*.csv")):
+        sources = [path]
+        if local_dir is not None and (local_dir / path.name).is_file():
+            sources.append(local_dir / path.name)
+        listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in sources)
         con.execute(
             f"create or replace table seeds.{path.stem} as "
-            "select * from read_csv(?, header = true, all_varchar = true)",
-            [str(path)],
+            f"select * from read_csv([{listing}], header = true, all_varchar = true, union_by_name = true)"
         )
         counts[path.stem] = con.execute(f"select count(*) from seeds.{path.stem}").fetchall()[0][0]
     return counts

@@ -1,13 +1,27 @@
 """Jobs. The in-process executor is deliberate: every step writes the same DuckDB file, which
-allows one writer at a time, and a process per step would add seconds of start-up to each."""
-
-from __future__ import annotations
+allows one writer at a time, and a process per step would add seconds of start-up to each.
+Assets that write the warehouse also share the `duckdb_warehouse` concurrency pool, so runs
+launched side by side (sensor, schedule, UI) never write it at the same time."""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-full_refresh_job = define_asset_job(
-    name="iop_full_refresh",
+from assets.ingest import RAW_FILES_KEY
+
+# Launched with a partition range of newly landed files: ingest them, then rebuild everything.
+ingest_landed_files_job = define_asset_job(
+    name="ingest_landed_files",
     selection=AssetSelection.all(),
     executor_def=in_process_executor,
-    description="Ingest landed files, build staging, core and marts, run every check, publish.",
+    description="Ingest the landed files of the run's partition range, then refresh every table "
+    "downstream, run every check and publish.",
+)
+
+# Rebuild staging, core and marts from raw (catching up on any file no partition run took), run
+# every check, publish. Also the way to re-process quarantined rows after a rule or code mapping
+# is fixed: staging is rebuilt from raw, so rows that now pass leave the quarantine.
+full_refresh_job = define_asset_job(
+    name="iop_full_refresh",
+    selection=AssetSelection.all() - AssetSelection.assets(RAW_FILES_KEY),
+    executor_def=in_process_executor,
+    description="Rebuild staging, core and marts from raw, run every check, publish.",
 )

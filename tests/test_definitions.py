@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from dagster import AssetKey
 
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_ASSETS = {
-    "raw/attendance", "raw/roster", "raw/census", "raw/claims", "seeds/value_sets",
+    "raw/landed_files", "audit/landed_files", "seeds/value_sets",
     "staging/attendance_vendor_a", "staging/attendance_vendor_b", "staging/census_vendor_a",
     "staging/roster_standard", "staging/claims_csv", "staging/attendance", "staging/roster",
     "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",
@@ -42,7 +43,11 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
     }
     assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks
     assert defs.resolve_job_def("iop_full_refresh") is not None
+    assert defs.resolve_job_def("ingest_landed_files") is not None
     assert defs.resolve_schedule_def("nightly_full_refresh").cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "ingest_landed_files"
+    raw = defs.resolve_assets_def(AssetKey(["raw", "landed_files"]))
+    assert raw.partitions_def.name == "landed_files"
 
 
 def test_dagster_cli_validates_the_workspace():
