@@ -110,6 +110,30 @@ LAYOUTS: tuple[Layout, ...] = (
             "adjudicated_date",
         ),
     ),
+    # 835 remittance lines, produced from X12 files by iop.x12 (each column documented there).
+    Layout(
+        "remittance_835",
+        "claims",
+        (
+            "claim_id",
+            "claim_status",
+            "payer_claim_control_number",
+            "line_number",
+            "member_id",
+            "payer",
+            "procedure_code",
+            "modifiers",
+            "revenue_code",
+            "units",
+            "charge_amount",
+            "paid_amount",
+            "adjustment_amount",
+            "adjustment_codes",
+            "service_date",
+            "line_control_number",
+            "payment_date",
+        ),
+    ),
 )
 
 

@@ -75,6 +75,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from iop.layouts import (
+    LAYOUTS,
     Layout,
     UnrecognizedLayout,
     detect_layout,
@@ -160,7 +161,9 @@ def convert_to_raw_parquet(
         raise RejectedFile(f"{relative}: empty file (0 bytes)")
     with path.open("rb") as handle:
         magic = handle.read(8)
-    if magic.startswith(ZIP_MAGIC):
+    if feed == "claims" and _looks_like_x12(path):
+        header, table, result = _read_x12(path, relative)
+    elif magic.startswith(ZIP_MAGIC):
         header, table, result = _read_xlsx(path, feed, relative)
     elif magic.startswith(OLE_MAGIC):
         raise RejectedFile(
@@ -175,6 +178,52 @@ def convert_to_raw_parquet(
     table = _finish(table, header, result, relative, warn_blank_tail=result.format == "csv")
     _write(table, relative, sha256, landed_at, out_path)
     return result
+
+
+def _looks_like_x12(path: Path) -> bool:
+    """An X12 interchange starts with ISA (after an optional BOM and white space)."""
+    with path.open("rb") as handle:
+        start = handle.read(512)
+    return start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"ISA")
+
+
+def _read_x12(path: Path, relative: str) -> tuple[_Header, pa.Table, RawConversion]:
+    """837P/837I service lines → the canonical claim-line layout; 835 SVC lines → remittance."""
+    from iop.x12 import X12Error, parse_x12
+
+    try:
+        parsed = parse_x12(path)
+    except X12Error as error:
+        raise RejectedFile(f"{relative}: malformed X12: {error}") from error
+    kinds = {"837": bool(parsed.claim_lines), "835": bool(parsed.remittance_lines)}
+    if kinds["837"] and kinds["835"]:
+        raise RejectedFile(f"{relative}: mixes 837 claims and 835 remittances; land them as separate files")
+    if kinds["837"]:
+        layout_name, lines, label = "claims_csv", parsed.claim_lines, "x12-837"
+    elif kinds["835"]:
+        layout_name, lines, label = "remittance_835", parsed.remittance_lines, "x12-835"
+    elif parsed.transaction.startswith(("837", "835")):
+        layout_name, lines = ("claims_csv" if parsed.transaction.startswith("837") else "remittance_835"), []
+        label = f"x12-{parsed.transaction[:3]}"
+    else:
+        raise RejectedFile(
+            f"{relative}: X12 transaction {parsed.transaction or 'unknown'} is not a claim (837) "
+            "or remittance (835) file"
+        )
+    layout = next(x for x in LAYOUTS if x.name == layout_name)
+    columns = list(layout.columns)
+    table = pa.table(
+        {c: pa.array([line.get(c) or None for line in lines], pa.string()) for c in columns}
+    )
+    header = _Header(raw=columns, names=columns, unnamed=[], layout=layout)
+    result = RawConversion(
+        layout=layout_name,
+        rows=table.num_rows,
+        columns=columns,
+        warnings=[f"{relative}: {message}" for message in parsed.errors],
+        format=label,
+    )
+    return header, table, result
 
 
 # ---------------------------------------------------------------------------------------------

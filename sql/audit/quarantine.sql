@@ -34,3 +34,10 @@ select 'claims', 'claims_csv', _source_file, _file_sha256, _row_number
     , _rule, _detail, _raw_record
 from staging.claims_csv
 where _rule is not null
+
+union all
+
+select 'claims', 'remittance_835', _source_file, _file_sha256, _row_number
+    , _rule, _detail, _raw_record
+from staging.remittance_835
+where _rule is not null

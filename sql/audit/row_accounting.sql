@@ -7,6 +7,7 @@ with staged as (
         union all select _file_sha256 from staging.census
         union all select _file_sha256 from staging.roster
         union all select _file_sha256 from staging.claims
+        union all select _file_sha256 from staging.remittance_835 where _rule is null
     )
     group by 1
 )
