@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from assets.models import model_key
+from iop.models import _REFERENCE
 from iop import validation
 from pipelines.resources import WarehouseResource
 
@@ -30,10 +31,18 @@ def _suite_specs(table: str) -> list[AssetCheckSpec]:
         name = item.get("meta", {}).get("name") or validation._check_name(
             item["type"], item["kwargs"]
         )
+        if item["type"] == "unexpected_rows_expectation":
+            item = {**item, "kwargs": {"query": item["kwargs"]["unexpected_rows_query"][:200]}}
+        # tables an unexpected-rows query reads must be built before the check runs
+        reads = sorted(
+            {f"{a}.{b}" for a, b in _REFERENCE.findall(item["kwargs"].get("unexpected_rows_query", ""))}
+            - {table}
+        )
         specs.append(
             AssetCheckSpec(
                 name=name,
                 asset=model_key(table),
+                additional_deps=[model_key(t) for t in reads],
                 blocking=item.get("severity", "critical") == "critical",
                 description=f"{item['type']} {json.dumps(item['kwargs'])}",
             )
@@ -52,8 +61,8 @@ def build_suite_check(table: str):
         context: AssetCheckExecutionContext, warehouse_db: WarehouseResource
     ) -> Iterator[AssetCheckResult]:
         expectations = validation.load_suite(validation.EXPECTATIONS_DIR / f"{table}.json")
-        with warehouse_db.connect() as con:
-            results = validation.validate_table(con, table, expectations)
+        with warehouse_db.connect(pseudonyms=True) as con:
+            results = validation.validate_table(con, table, expectations, pseudonyms=True)
             validation.record_results(con, context.run.run_id, results)
         for result in results:
             e = result.expectation
@@ -72,6 +81,10 @@ def build_suite_check(table: str):
                     **({"observed_value": result.observed_value} if result.observed_value is not None else {}),
                     **({"missing_columns": ", ".join(result.details["missing_columns"])}
                        if "missing_columns" in result.details else {}),
+                    **({"failing_sample": ", ".join(result.details["failing_sample"])}
+                       if result.details.get("failing_sample") else {}),
+                    **({"history_runs": result.details["history_runs"]}
+                       if "history_runs" in result.details else {}),
                 },
             )
 

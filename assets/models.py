@@ -15,6 +15,7 @@ _AFTER = {
     "audit.row_accounting": """
         update audit.landed_files as f
         set rows_accepted = a.rows_accepted, rows_quarantined = a.rows_quarantined
+            , rows_superseded = a.rows_superseded
         from audit.row_accounting as a
         where a.file_sha256 = f.file_sha256
     """,

@@ -5,7 +5,9 @@ source file, its hash, the 1-based data-row number and the landing time. Ingesti
 only its own Parquet file and a registry entry `raw/_registry/<sha256>.json` — never the DuckDB
 warehouse — so files can be ingested in parallel (one Dagster partition per file) and the
 warehouse can always be rebuilt from raw. A file whose content was ingested before is skipped, so
-landing it twice changes nothing. A file that cannot be taken whole (unknown layout, a missing
+landing it twice changes nothing. A corrected re-export delivered under the same file name
+supersedes the earlier content of that name entirely (the earlier one is kept in raw, marked
+`superseded`, and no longer read). A file that cannot be taken whole (unknown layout, a missing
 required column, undecodable bytes, malformed X12) is registered as rejected with the reason.
 """
 
@@ -199,7 +201,13 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             , rows_read::bigint as rows_read
             , null::bigint as rows_accepted
             , null::bigint as rows_quarantined
-            , status::varchar as status
+            , null::bigint as rows_superseded
+            , case
+                when status = 'ingested' and row_number() over (
+                    partition by source_file order by landed_at desc, ingested_at desc
+                ) > 1 then 'superseded'
+                else status
+            end::varchar as status
             , error::varchar as error
             , warnings::varchar as warnings
             , raw_path::varchar as raw_path

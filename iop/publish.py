@@ -5,29 +5,78 @@ The marts are copied into a new file beside the published one, written in a stor
 DuckDB 1.x readers (the versions BI drivers embed) can open, and renamed over the old file:
 readers that have it open keep their snapshot; new connections see the new one. In the published
 file the marts are tables of its default schema, so a reader that opens `marts.duckdb` queries
-`marts.episodes` (catalog `marts`, schema `main`) or just `episodes`. A crash at any
-point before the rename leaves the previous publication untouched. Parquet copies follow the same
-write-then-rename pattern.
+`marts.episodes` (catalog `marts`, schema `main`) or just `episodes`.
+
+Safety, in order:
+
+1. Everything is written to temporary files first: `.marts.duckdb.<token>.tmp` beside the
+   published file and `marts/.<mart>.parquet.<token>.tmp` beside each Parquet copy. The database
+   gets the marts, their data-dictionary comments (sql/marts/<mart>.yml) and a `_publication`
+   table (run id, time, row count of every mart) so a reader can check it sees a complete
+   publication. The Parquet copies are written from the new file's tables, so they hold exactly
+   what it holds, and carry the run id and time as Parquet key-value metadata.
+2. Each temporary file is checkpointed, closed and fsynced. Until then nothing published is
+   touched: a crash or an error leaves the previous publication as it was.
+3. `os.replace` swaps the database in, then each Parquet file; the directories are fsynced so
+   the renames survive a power loss. (Each file swaps atomically; the Parquet set as a whole does
+   not, hence the run id in each file's metadata.)
+4. Temporary files of a failed attempt are deleted in a `finally`; those of a killed process
+   (SIGKILL, power loss) are deleted by the next publication. That is safe because publishing
+   holds the working database open read-write, which DuckDB grants to one process at a time.
+
+The pipeline never opens marts.duckdb itself, so any number of read-only readers can use it
+while a refresh runs (tests/test_publication.py reads it from other processes during refreshes).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from iop import dictionary
 from iop.settings import Settings
 
-# Readable by DuckDB 1.0 and later (BI drivers embed their own DuckDB version).
+log = logging.getLogger(__name__)
+
+# Storage format of the published file. DuckDB 2.0.1 writes by default a format no 1.x reads;
+# 'v1.0.0' (storage format 64) is the newest that every DuckDB 1.x opens. Tested 2026-11 with the
+# published file (every mart, comments and _publication) opened read-only and fully queried by
+# duckdb 1.0.0, 1.1.3, 1.2.2, 1.3.2, 1.4.4 and 1.5.6 from PyPI (every 1.x minor; 1.0.0 is the
+# oldest 1.x there). 'v1.2.0' (format 65) and later are refused by 1.0/1.1 ("can only read
+# version 64").
 STORAGE_VERSION = "v1.0.0"
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+class PublicationError(RuntimeError):
+    pass
 
 
 def _fsync(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX; a no-op where directories cannot be opened)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -40,32 +89,125 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
-    tables = mart_tables(con)
-    target = settings.marts_path
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    published_at = datetime.now(UTC).replace(tzinfo=None)
-    counts = {}
-    con.execute(f"attach '{temporary}' as publication (storage_version '{STORAGE_VERSION}')")
-    try:
-        for table in tables:
-            con.execute(f"create table publication.main.{table} as from marts.{table}")
-            counts[table] = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-        con.execute(
-            "create table publication.main._publication as select ? as run_id, "
-            "?::timestamp as published_at, ? as tables",
-            [run_id, published_at, ",".join(tables)],
-        )
-    finally:
-        con.execute("detach publication")
-    _fsync(temporary)
-    os.replace(temporary, target)
+def database_temporary(target: Path, token: str) -> Path:
+    return target.with_name(f".{target.name}.{token}.tmp")
 
+
+def parquet_temporary(parquet_dir: Path, table: str, token: str) -> Path:
+    return parquet_dir / f".{table}.parquet.{token}.tmp"
+
+
+def leftover_temporaries(settings: Settings) -> list[Path]:
+    """Temporary files a killed publication left behind (database, its WAL, Parquet)."""
+    target = settings.marts_path
+    database = re.compile(rf"\.{re.escape(target.name)}\.{_TOKEN.pattern}\.tmp(\.wal)?")
+    parquet = re.compile(rf"\.[a-z0-9_]+\.parquet\.{_TOKEN.pattern}\.tmp")
+    found = []
+    if target.parent.is_dir():
+        found += [p for p in target.parent.iterdir() if database.fullmatch(p.name)]
+    if settings.marts_parquet_dir.is_dir():
+        found += [p for p in settings.marts_parquet_dir.iterdir() if parquet.fullmatch(p.name)]
+    return sorted(found)
+
+
+def remove_leftovers(settings: Settings) -> list[Path]:
+    removed = []
+    for path in leftover_temporaries(settings):
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.warning("removed %d temporary file(s) of an interrupted publication", len(removed))
+    return removed
+
+
+def _load_docs() -> dict[str, dictionary.MartDoc]:
+    # The dictionary is checked by tests; a broken sidecar must not stop the data from publishing.
+    try:
+        return dictionary.load_all()
+    except (dictionary.DictionaryError, OSError, ValueError) as error:
+        log.warning("publishing without column comments: %s", error)
+        return {}
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str) -> int:
+    con.execute(f"create table {alias}.main.{table} as from marts.{table}")
+    return con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
+
+
+def _write_publication(
+    con: duckdb.DuckDBPyConnection,
+    database: Path,
+    parquet_files: dict[str, Path],
+    run_id: str,
+    published_at: datetime,
+) -> dict[str, int]:
+    """Write the new marts file and the Parquet copies (all temporaries), durable on return."""
+    alias = f"publication_{uuid.uuid4().hex[:12]}"
+    docs = _load_docs()
+    counts: dict[str, int] = {}
+    con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
+    try:
+        for table in parquet_files:
+            counts[table] = _copy_table(con, alias, table)
+            if table in docs:
+                missing = dictionary.apply_comments(con, f"{alias}.main.{table}", docs[table])
+                if missing:
+                    log.warning("marts.%s: documented columns not in the table: %s", table, missing)
+            else:
+                log.warning("marts.%s has no data dictionary sidecar; published uncommented", table)
+        con.execute(
+            f"create table {alias}.main._publication (run_id varchar not null, published_at "
+            "timestamp not null, table_name varchar not null, row_count bigint not null)"
+        )
+        con.executemany(
+            f"insert into {alias}.main._publication values (?, ?, ?, ?)",
+            [[run_id, published_at, table, n] for table, n in counts.items()],
+        )
+        dictionary.apply_comments(con, f"{alias}.main._publication", dictionary.PUBLICATION_DOC)
+        metadata = (
+            f"{{run_id: {_literal(run_id)}, published_at: {_literal(published_at.isoformat())}}}"
+        )
+        for table, path in parquet_files.items():
+            con.execute(
+                f"copy {alias}.main.{table} to {_literal(path)} "
+                f"(format parquet, compression zstd, kv_metadata {metadata})"
+            )
+        con.execute(f"checkpoint {alias}")
+    finally:
+        con.execute(f"detach {alias}")
+    for path in (database, *parquet_files.values()):
+        _fsync(path)
+    return counts
+
+
+def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
+    """Publish every marts.* table of the working database `con`; see the module docstring."""
+    tables = mart_tables(con)
+    if not tables:
+        raise PublicationError("there is no marts.* table to publish")
+    target = settings.marts_path
     parquet_dir = settings.marts_parquet_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    for table in tables:
-        final = parquet_dir / f"{table}.parquet"
-        partial = parquet_dir / f".{table}.{uuid.uuid4().hex}.tmp"
-        con.execute(f"copy marts.{table} to '{partial}' (format parquet, compression zstd)")
-        os.replace(partial, final)
+    remove_leftovers(settings)
+
+    token = uuid.uuid4().hex
+    database = database_temporary(target, token)
+    parquet_files = {table: parquet_temporary(parquet_dir, table, token) for table in tables}
+    temporaries = [database, database.with_name(database.name + ".wal"), *parquet_files.values()]
+    published_at = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        counts = _write_publication(con, database, parquet_files, run_id, published_at)
+        # The new publication is complete and durable: swap it in.
+        os.replace(database, target)
+        _fsync_dir(target.parent)
+        for table, path in parquet_files.items():
+            os.replace(path, parquet_dir / f"{table}.parquet")
+        _fsync_dir(parquet_dir)
+    finally:
+        for path in temporaries:
+            path.unlink(missing_ok=True)
     return {"path": str(target), "tables": counts, "published_at": published_at.isoformat()}

@@ -10,6 +10,12 @@ one scan. `tests/test_validation.py` runs every suite through GX's pandas engine
 the same verdicts and counts.
 
 Severity is GX's own: `critical` blocks downstream assets, `warning` is reported and recorded.
+Two additions ride in places GX leaves open: GX's `unexpected_rows_expectation` (a SQL query whose
+rows are the failures; `{batch}` is the table) carries cross-table rules such as referential
+integrity, and a row-count expectation with `meta.history` = {runs, min_ratio, max_ratio} takes
+its bounds from the median of the table's last `runs` recorded counts (analytical checks against
+recent history; the static bounds apply until there is history). Failing rows are sampled as
+de-identified keys: `file:row` for staging tables, the person pseudonym for core tables.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ SUPPORTED = {
     "expect_column_values_to_be_unique",
     "expect_compound_columns_to_be_unique",
     "expect_column_pair_values_a_to_be_greater_than_b",
+    "unexpected_rows_expectation",
 }
+SAMPLE_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,11 @@ class Expectation:
     severity: str
     tier: str
     name: str
+    meta: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def history(self) -> dict[str, Any] | None:
+        return dict(self.meta).get("history")
 
     @property
     def blocking(self) -> bool:
@@ -84,6 +97,8 @@ def suite_paths() -> list[Path]:
 
 
 def _check_name(expectation_type: str, kwargs: dict[str, Any]) -> str:
+    if expectation_type == "unexpected_rows_expectation":
+        raise ValueError("an unexpected_rows_expectation needs meta.name")
     short = expectation_type.removeprefix("expect_")
     columns = kwargs.get("column_list") or [
         kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs
@@ -122,6 +137,7 @@ def load_suite(path: Path) -> tuple[Expectation, ...]:
                 severity=str(severity),
                 tier=meta.get("tier", "structural"),
                 name=meta.get("name") or _check_name(kind, kwargs),
+                meta=tuple(sorted(meta.items())),
             )
         )
     names = [e.name for e in expectations]
@@ -204,6 +220,46 @@ def _duplicate_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[st
     ).fetchone()[0]
 
 
+def _sample_key(columns: dict[str, str], pseudonyms: bool) -> str | None:
+    """A de-identified way to point at a failing row: never a name, member id or birth date."""
+    if "_source_file" in columns and "_row_number" in columns:
+        return "_source_file || ':' || _row_number"
+    if "person_id" in columns and pseudonyms:
+        return "left(pseudonymize(person_id), 16)"
+    for key in ("episode_key", "person_key"):
+        if key in columns:
+            return f"left({key}, 16)"
+    return None
+
+
+def _failing_sample(con, table: str, condition: str, key: str | None) -> list[str]:
+    if key is None:
+        return []
+    rows = con.execute(
+        f"select {key} from {table} where {condition} order by 1 limit {SAMPLE_SIZE}"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _history_bounds(con, e: Expectation) -> tuple[float | None, float | None, int]:
+    """Bounds from the median of the last recorded row counts of this check (if any)."""
+    spec = e.history or {}
+    try:
+        rows = con.execute(
+            "select try_cast(observed_value as double) from audit.check_results "
+            "where table_name = ? and check_name = ? and observed_value is not null "
+            "order by checked_at desc limit ?",
+            [e.table, e.name, int(spec.get("runs", 5))],
+        ).fetchall()
+    except duckdb.CatalogException:
+        rows = []
+    counts = sorted(r[0] for r in rows if r[0] is not None)
+    if not counts:
+        return e.kwargs.get("min_value"), e.kwargs.get("max_value"), 0
+    median = counts[len(counts) // 2]
+    return median * float(spec.get("min_ratio", 0.5)), median * float(spec.get("max_ratio", 2.0)), len(counts)
+
+
 def _verdict(e: Expectation, domain: int, unexpected: int, element_count: int) -> ExpectationResult:
     if domain == 0:
         return ExpectationResult(e, True, False, element_count, 0, None)
@@ -213,10 +269,16 @@ def _verdict(e: Expectation, domain: int, unexpected: int, element_count: int) -
 
 
 def validate_table(
-    con: duckdb.DuckDBPyConnection, table: str, expectations: tuple[Expectation, ...]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    expectations: tuple[Expectation, ...],
+    *,
+    pseudonyms: bool = False,
 ) -> list[ExpectationResult]:
-    """Run a table's expectations: one aggregate scan, plus one grouping per uniqueness check."""
+    """Run a table's expectations: one aggregate scan, plus one query per uniqueness or
+    unexpected-rows check, plus a small sample of failing rows for each failure."""
     columns = _columns(con, table)
+    sample_key = _sample_key(columns, pseudonyms)
     results: dict[str, ExpectationResult] = {}
     missing_columns = set()
     for e in expectations:
@@ -246,6 +308,11 @@ def validate_table(
     for i, e in enumerate(map_expectations):
         unexpected, domain = values[1 + 2 * i], values[2 + 2 * i]
         results[e.name] = _verdict(e, domain, unexpected, row_count)
+        if unexpected:
+            bad, in_domain = _unexpected_condition(e)
+            results[e.name].details["failing_sample"] = _failing_sample(
+                con, table, f"({in_domain}) and ({bad})", sample_key
+            )
 
     for e in expectations:
         if e.name in results:
@@ -254,9 +321,22 @@ def validate_table(
             results[e.name] = ExpectationResult(e, True, True, row_count, 0, None)
         elif e.type == "expect_table_row_count_to_be_between":
             low, high = e.kwargs.get("min_value"), e.kwargs.get("max_value")
+            details: dict[str, Any] = {}
+            if e.history is not None:
+                low, high, runs = _history_bounds(con, e)
+                details = {"history_runs": runs, "min_value": low, "max_value": high}
             ok = (low is None or row_count >= low) and (high is None or row_count <= high)
             results[e.name] = ExpectationResult(
-                e, ok, True, row_count, 0 if ok else 1, None, observed_value=row_count
+                e, ok, True, row_count, 0 if ok else 1, None, observed_value=row_count,
+                details=details,
+            )
+        elif e.type == "unexpected_rows_expectation":
+            query = e.kwargs["unexpected_rows_query"].replace("{batch}", table)
+            unexpected = con.execute(f"select count(*) from ({query})").fetchone()[0]
+            results[e.name] = ExpectationResult(
+                e, unexpected == 0, row_count > 0, row_count, unexpected,
+                round(100.0 * unexpected / row_count, 6) if row_count else None,
+                observed_value=unexpected,
             )
         elif e.type in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
             keys = e.kwargs.get("column_list") or [e.kwargs["column"]]
@@ -281,6 +361,7 @@ create table if not exists audit.check_results (
     , unexpected_percent double
     , threshold_percent double
     , observed_value varchar
+    , failing_sample varchar
 )
 """
 
@@ -291,7 +372,7 @@ def record_results(
     """Append results to audit.check_results, so quality teams see history, not just now."""
     con.execute(CHECK_RESULTS_DDL)
     con.executemany(
-        "insert into audit.check_results values (?, now()::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into audit.check_results values (?, now()::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 run_id,
@@ -306,6 +387,7 @@ def record_results(
                 r.unexpected_percent,
                 r.threshold_percent(),
                 None if r.observed_value is None else str(r.observed_value),
+                json.dumps(r.details["failing_sample"]) if r.details.get("failing_sample") else None,
             ]
             for r in results
         ],

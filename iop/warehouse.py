@@ -66,6 +66,7 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
             , rows_read bigint
             , rows_accepted bigint
             , rows_quarantined bigint
+            , rows_superseded bigint
             , status varchar not null
             , error varchar
             , warnings varchar

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_ASSETS = {
     "raw/landed_files", "audit/landed_files", "seeds/value_sets",
     "staging/attendance_vendor_a", "staging/attendance_vendor_b", "staging/census_vendor_a",
-    "staging/roster_standard", "staging/claims_csv", "staging/attendance", "staging/roster",
+    "staging/roster_standard", "staging/claims_csv", "staging/remittance_835", "staging/attendance", "staging/roster",
     "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",
     "core/persons", "core/sessions", "core/census", "core/claim_lines", "core/care_spans",
     "core/episodes", "core/transitions", "marts/episodes", "marts/length_of_stay",
@@ -37,9 +37,12 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == EXPECTED_ASSETS
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     checked_tables = {asset for asset, _ in checks}
+    # a suite for every input and every core table
     assert checked_tables == {
         "staging/attendance", "staging/roster", "staging/census", "staging/claims",
-        "core/claim_lines", "core/episodes", "marts/episodes",
+        "staging/remittance_835", "core/persons", "core/sessions", "core/census",
+        "core/claim_lines", "core/care_spans", "core/episodes", "core/transitions",
+        "marts/episodes",
     }
     assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks
     assert defs.resolve_job_def("iop_full_refresh") is not None

@@ -136,3 +136,28 @@ def test_error_check_blocks_marts_and_warning_does_not_both_recorded(data_dir):
     # nothing downstream of staging.attendance ran in the blocked run
     steps = {e.step_key for e in result.all_events if e.is_successful_output}
     assert "core__sessions" not in steps and "publish__marts_duckdb" not in steps
+
+
+def test_corrected_reexport_under_the_same_name_supersedes_the_earlier_file(data_dir):
+    landing = data_dir / "landing"
+    day = landing / "attendance/vendor_b_sessions_2025-W02.csv"
+    b.write_csv(day, "attendance_vendor_b",
+                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1, 2)))
+    b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
+    b.write_csv(landing / "claims/c.csv", "claims_csv", [b.claim_line("C1", "M1", MONDAY)])
+    materialize()
+    assert query(data_dir, "select count(*) from core.sessions") == [(3,)]
+
+    # The EHR re-exports the week: day 2's session was entered in error and is gone.
+    import os
+    b.write_csv(day, "attendance_vendor_b",
+                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1)))
+    os.utime(day, (day.stat().st_atime + 60, day.stat().st_mtime + 60))
+    materialize()
+
+    assert query(data_dir, "select session_date from core.sessions order by 1") == [
+        (d,) for d in b.days(MONDAY, 0, 1)]
+    assert query(data_dir, "select status, rows_read, rows_accepted, rows_quarantined, "
+                 "rows_superseded from audit.landed_files where feed = 'attendance' "
+                 "order by landed_at") == [("superseded", 3, 0, 0, 3), ("ingested", 2, 2, 0, 0)]
+    assert query(data_dir, "select bool_and(reconciled) from audit.row_accounting") == [(True,)]

@@ -94,7 +94,8 @@ def _gx_results(path, frame: pd.DataFrame):
     import great_expectations as gx
 
     document = json.loads(path.read_text())
-    suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"])
+    kept = [e for e in document["expectations"] if e["type"] != SQL_ONLY]
+    suite = gx.ExpectationSuite(name=document["name"], expectations=kept)
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_pandas("pandas")
     batch = (
@@ -112,11 +113,16 @@ def _gx_results(path, frame: pd.DataFrame):
 
 
 SUITES = validation.suite_paths()
+SQL_ONLY = "unexpected_rows_expectation"  # GX runs these on SQL datasources only
+
+
+def _column_rules(path):
+    return tuple(e for e in validation.load_suite(path) if e.type != SQL_ONLY)
 
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
 def test_suite_verdicts_match_great_expectations(path):
-    expectations = validation.load_suite(path)
+    expectations = _column_rules(path)
     for label, frame in (("good", _good_frame(expectations)), ("bad", _bad_frame(expectations))):
         ours = _duckdb_results(path.stem, frame, expectations)
         theirs = _gx_results(path, frame)
@@ -136,7 +142,7 @@ def test_suite_verdicts_match_great_expectations(path):
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
 def test_empty_table_is_not_applicable_and_row_count_fails(path):
-    expectations = validation.load_suite(path)
+    expectations = _column_rules(path)
     empty = _good_frame(expectations).head(0)
     ours = _duckdb_results(path.stem, empty, expectations)
     for result in ours.values():
@@ -152,3 +158,31 @@ def test_missing_column_fails_with_its_name():
     ours = _duckdb_results("staging.claims", frame, expectations)
     failed = ours["column_values_to_not_be_null__member_id"]
     assert not failed.success and failed.details["missing_columns"] == ["member_id"]
+
+
+def test_unexpected_rows_and_history_bounds_in_duckdb():
+    """Referential integrity via GX's SQL expectation, and row counts against recorded history."""
+    con = duckdb.connect()
+    con.execute("create schema core; create schema audit")
+    con.execute("create table core.persons as select * from (values ('client:A', 'ehr'), "
+                "('member:X', 'claims')) t(person_id, person_source)")
+    con.execute("create table core.sessions as select * from (values ('client:A'), ('client:A'), "
+                "('client:B')) t(person_id)")
+    [integrity] = [e for e in validation.load_suite(validation.EXPECTATIONS_DIR / "core.sessions.json")
+                   if e.name == "session_client_in_roster"]
+    [result] = validation.validate_table(con, "core.sessions", (integrity,))
+    assert (result.success, result.unexpected_count, result.element_count) == (False, 1, 3)
+
+    [history] = [e for e in validation.load_suite(validation.EXPECTATIONS_DIR / "staging.claims.json")
+                 if e.name == "row_count_against_history"]
+    con.execute("create schema staging; create table staging.claims as select range as claim_id "
+                "from range(100)")
+    [first] = validation.validate_table(con, "staging.claims", (history,))
+    assert first.success and first.details["history_runs"] == 0  # no history: static bound
+    con.execute(validation.CHECK_RESULTS_DDL)
+    for n in (1000, 1100, 900):  # earlier runs saw about 1,000 rows; median 1,000 → [500, 2000]
+        con.execute("insert into audit.check_results (table_name, check_name, observed_value, "
+                    "checked_at) values ('staging.claims', 'row_count_against_history', ?, now())", [str(n)])
+    [drop] = validation.validate_table(con, "staging.claims", (history,))
+    assert not drop.success and drop.observed_value == 100
+    assert (drop.details["min_value"], drop.details["max_value"]) == (500.0, 2000.0)

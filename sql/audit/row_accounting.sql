@@ -1,5 +1,6 @@
--- Row accounting per landed file: rows read = rows accepted + rows quarantined, exactly.
--- Grain: one row per landed file (rejected whole files included, with zero rows staged).
+-- Row accounting per landed file: rows read = rows accepted + rows quarantined, exactly; a file
+-- superseded by a corrected re-export under the same name accounts all its rows as superseded.
+-- Grain: one row per landed file content (rejected whole files included, with zero rows staged).
 with staged as (
     select _file_sha256 as file_sha256, count(*) as rows_accepted
     from (
@@ -28,8 +29,9 @@ select
     , coalesce(f.rows_read, 0) as rows_read
     , coalesce(s.rows_accepted, 0) as rows_accepted
     , coalesce(q.rows_quarantined, 0) as rows_quarantined
+    , case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as rows_superseded
     , coalesce(f.rows_read, 0) = coalesce(s.rows_accepted, 0) + coalesce(q.rows_quarantined, 0)
-        as reconciled
+        + case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as reconciled
 from audit.landed_files as f
 left join staged as s on s.file_sha256 = f.file_sha256
 left join quarantined as q on q.file_sha256 = f.file_sha256
