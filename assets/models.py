@@ -7,6 +7,7 @@ Assets orchestrate; the logic is in the SQL. Dependencies come from the tables e
 from dagster import AssetKey, MaterializeResult, asset
 
 from assets.ingest import REGISTRY_KEY, SEEDS_KEY
+from iop import dictionary
 from iop.models import Model, discover, run_model
 from pipelines.resources import WarehouseResource
 
@@ -39,8 +40,19 @@ def upstream_keys(model: Model) -> list[AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
+def _documentation(model: Model):
+    """The model's column docs (sql/<layer>/<name>.yml), where it has them."""
+    if not dictionary.sidecar_path(model.name).exists() or model.layer != "marts":
+        return None
+    return dictionary.load(model.name)
+
+
 def build_model_asset(model: Model):
     needs_pseudonyms = "pseudonymize(" in model.sql
+    doc = _documentation(model)
+    metadata = {"sql_file": str(model.path.relative_to(model.path.parents[2]))}
+    if doc is not None:
+        metadata["dagster/column_schema"] = dictionary.table_schema(doc)
 
     @asset(
         key=model_key(model.table),
@@ -49,11 +61,13 @@ def build_model_asset(model: Model):
         kinds={"duckdb", "sql"},
         pool="duckdb_warehouse",
         description=model.description,
-        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
+        metadata=metadata,
     )
     def _model(warehouse_db: WarehouseResource) -> MaterializeResult:
         with warehouse_db.connect(pseudonyms=needs_pseudonyms) as con:
             stats = run_model(con, model)
+            if doc is not None:
+                dictionary.apply_comments(con, model.table, doc)
             if model.table in _AFTER:
                 con.execute(_AFTER[model.table])
         return MaterializeResult(metadata={"rows": stats["rows"], "seconds": stats["seconds"]})
