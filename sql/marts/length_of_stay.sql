@@ -2,7 +2,10 @@
 -- sessions attended, attendance rate and completion / dropout / transfer rates, by level of care
 -- and by program, discharge month, discharge reason and payer. Open episodes are counted in
 -- `open_episodes` and kept out of every stay statistic. Rates use episodes with a recorded
--- discharge reason as denominator. Cells of 1-10 persons are suppressed (statistics null).
+-- discharge reason as denominator. Privacy: cells of 1-10 persons are suppressed (statistics
+-- null), and a breakdown of a level with exactly one suppressed cell gets its smallest other cell
+-- suppressed too, so the suppressed one cannot be recomputed from the level's total; open-episode
+-- counts of 1-10 are suppressed as well.
 -- Grain: one row per level of care x breakdown value (`breakdown` names the grouping; 'All' and
 -- a null month stand for "every").
 with closed as (
@@ -68,6 +71,29 @@ with closed as (
     )
 )
 
+, primary_suppression as (
+    select
+        *
+        , persons between 1 and 10 as primary_suppressed
+        , coalesce(program, '') || coalesce(discharge_month::varchar, '')
+            || coalesce(discharge_reason, '') || coalesce(payer, '') as breakdown_value
+    from aggregated
+)
+
+, suppression as (
+    select
+        *
+        , primary_suppressed or (
+            breakdown <> 'level_of_care'
+            and count(*) filter (where primary_suppressed) over (partition by breakdown, level_of_care) = 1
+            and not primary_suppressed
+            and row_number() over (
+                partition by breakdown, level_of_care, primary_suppressed
+                order by persons, breakdown_value) = 1
+        ) as suppressed
+    from primary_suppression
+)
+
 select
     a.breakdown
     , a.level_of_care
@@ -75,10 +101,14 @@ select
     , a.discharge_month
     , a.discharge_reason
     , a.payer
-    , a.persons between 1 and 10 as suppressed
+    , a.suppressed
     , case when not suppressed then a.persons end as persons
     , case when not suppressed then a.episodes end as episodes
-    , case when a.breakdown = 'level_of_care' then coalesce(o.open_episodes, 0) end as open_episodes
+    , case
+        when a.breakdown <> 'level_of_care' then null
+        when coalesce(o.open_episodes, 0) between 1 and 10 then null
+        else coalesce(o.open_episodes, 0)
+    end as open_episodes
     , case when not suppressed then a.median_los end as median_los
     , case when not suppressed then a.p25_los end as p25_los
     , case when not suppressed then a.p75_los end as p75_los
@@ -90,5 +120,5 @@ select
     , case when not suppressed then a.completion_rate end as completion_rate
     , case when not suppressed then a.dropout_rate end as dropout_rate
     , case when not suppressed then a.transfer_rate end as transfer_rate
-from aggregated as a
+from suppression as a
 left join open_counts as o using (level_of_care)

@@ -3,6 +3,10 @@
 -- discharge month. to_level 'NONE' = no episode started within the transition window.
 -- Only discharged episodes whose whole window has been observed (end + window <= as-of date)
 -- count, so recent discharges do not read as "no follow-up" too early.
+-- Privacy: a cell of 1-10 persons is suppressed; then, so that no suppressed count can be
+-- recomputed from a total, any line of cells that adds up to a published total (the to-levels of
+-- one from-level group; one from->to pair across programs or months) with exactly one suppressed
+-- cell gets its smallest other cell suppressed too (two alternating passes).
 -- Grain: one row per from-level x to-level x breakdown value.
 with discharges as (
     select
@@ -41,6 +45,78 @@ with discharges as (
     )
 )
 
+, pass_0 as (
+    select
+        *
+        , coalesce(program, '') || coalesce(discharge_month::varchar, '') as breakdown_value
+        , persons between 1 and 10 as suppressed
+    from counted
+)
+
+-- within a from-level group (its to-levels add up to from_level_discharges)
+, pass_1 as (
+    select * replace (
+        suppressed or (
+            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) = 1
+            and not suppressed
+            and row_number() over (
+                partition by breakdown, from_level, breakdown_value, suppressed
+                order by persons, to_level) = 1
+        ) as suppressed
+    )
+    from pass_0
+)
+
+-- across programs or months for one from->to pair (they add up to the 'all' row)
+, pass_2 as (
+    select * replace (
+        suppressed or (
+            breakdown <> 'all'
+            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) = 1
+            and not suppressed
+            and row_number() over (
+                partition by breakdown, from_level, to_level, suppressed
+                order by persons, breakdown_value) = 1
+        ) as suppressed
+    )
+    from pass_1
+)
+
+, pass_3 as (
+    select * replace (
+        suppressed or (
+            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) = 1
+            and not suppressed
+            and row_number() over (
+                partition by breakdown, from_level, breakdown_value, suppressed
+                order by persons, to_level) = 1
+        ) as suppressed
+    )
+    from pass_2
+)
+
+, suppression as (
+    select * replace (
+        suppressed or (
+            breakdown <> 'all'
+            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) = 1
+            and not suppressed
+            and row_number() over (
+                partition by breakdown, from_level, to_level, suppressed
+                order by persons, breakdown_value) = 1
+        ) as suppressed
+    )
+    from pass_3
+)
+
+, totals as (
+    select
+        *
+        , sum(transitions) over (partition by breakdown, from_level, breakdown_value)::bigint
+            as group_discharges
+    from suppression
+)
+
 select
     breakdown
     , from_level
@@ -48,12 +124,10 @@ select
     , direction
     , program
     , discharge_month
-    , persons between 1 and 10 as suppressed
+    , suppressed
     , case when not suppressed then transitions end as transitions
-    , case when not suppressed then sum(transitions) over (
-        partition by breakdown, from_level, program, discharge_month) end as from_level_discharges
-    , case when not suppressed then round(transitions / sum(transitions) over (
-        partition by breakdown, from_level, program, discharge_month), 4) end as transition_rate
+    , case when not suppressed then group_discharges end as from_level_discharges
+    , case when not suppressed then round(transitions / group_discharges, 4) end as transition_rate
     , case when not suppressed then median_days_to_next end as median_days_to_next
     , case when not suppressed then p75_days_to_next end as p75_days_to_next
-from counted
+from totals
