@@ -19,7 +19,8 @@ EXPECTED_ASSETS = {
     "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",
     "core/persons", "core/sessions", "core/census", "core/claim_lines", "core/care_spans",
     "core/episodes", "core/transitions", "marts/episodes", "marts/length_of_stay",
-    "marts/step_down_transitions", "marts/demographic_utilization", "publish/marts_duckdb",
+    "marts/step_down_transitions", "marts/demographic_utilization", "marts/continuity_of_care",
+    "publish/marts_duckdb",
 }
 
 
