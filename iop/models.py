@@ -2,7 +2,8 @@
 
 The file is the unit (as in Tuva and SQLMesh): its stem is the table and asset name, its header
 comment is the description, and the tables it reads (`schema.table` references) are its
-dependencies, so adding a model never means editing a list.
+dependencies, so adding a model never means editing a list. A header line
+`-- materialized: view` makes it a view (for unions and filters that would only copy rows).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Model:
     sql: str
     description: str
     references: tuple[str, ...]
+    materialized: str = "table"
 
     @property
     def table(self) -> str:
@@ -39,13 +41,28 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
-def _header(sql: str) -> str:
+_MATERIALIZED = re.compile(r"^materialized:\s*(table|view)\s*$")
+
+
+def _header_lines(sql: str) -> list[str]:
     lines = []
     for line in sql.splitlines():
         if not line.startswith("--"):
             break
         lines.append(line[2:].strip())
+    return lines
+
+
+def _header(sql: str) -> str:
+    lines = [line for line in _header_lines(sql) if not _MATERIALIZED.match(line)]
     return " ".join(line for line in lines if line).strip()
+
+
+def _materialized(sql: str) -> str:
+    for line in _header_lines(sql):
+        if match := _MATERIALIZED.match(line):
+            return match.group(1)
+    return "table"
 
 
 @cache
@@ -58,7 +75,9 @@ def discover() -> dict[str, Model]:
                 {f"{s}.{t}" for s, t in _REFERENCE.findall(_strip_comments(sql))}
                 - {f"{layer}.{path.stem}"}
             )
-            model = Model(layer, path.stem, path, sql, _header(sql), tuple(refs))
+            model = Model(
+                layer, path.stem, path, sql, _header(sql), tuple(refs), _materialized(sql)
+            )
             models[model.table] = model
     return models
 
@@ -93,7 +112,16 @@ def run_model(con: duckdb.DuckDBPyConnection, model: Model) -> dict[str, float |
     body = model.sql.strip().rstrip(";")
     con.execute("begin transaction")
     try:
-        con.execute(f"create or replace table {model.table} as\n{body}")
+        existing = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = ? and table_name = ? and table_catalog = current_database()",
+            [model.layer, model.name],
+        ).fetchall()
+        wanted = "VIEW" if model.materialized == "view" else "BASE TABLE"
+        if existing and existing[0][0] != wanted:  # the model changed kind: drop the old one
+            kind = "view" if existing[0][0] == "VIEW" else "table"
+            con.execute(f"drop {kind} {model.table}")
+        con.execute(f"create or replace {model.materialized} {model.table} as\n{body}")
         con.execute("commit")
     except Exception:
         con.execute("rollback")

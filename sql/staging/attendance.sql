@@ -1,5 +1,6 @@
 -- Accepted attendance rows of every vendor layout, in the canonical contract.
 -- Grain: one row per accepted delivered row (re-exports of a session are deduplicated in core).
+-- materialized: view
 select 'attendance_vendor_a' as source_layout
     , client_id, program, level_of_care, session_date, start_time, service_type, minutes
     , attendance_status, clinician_id

@@ -1,5 +1,6 @@
 -- Accepted census rows of every vendor that sends one, in the canonical contract.
 -- Grain: one row per accepted row of every snapshot (core.census keeps the latest per admission).
+-- materialized: view
 select 'census_vendor_a' as source_layout
     , client_id, program, level_of_care, admit_date, discharge_date, discharge_reason
     , discharge_reason_text

@@ -1,5 +1,6 @@
 -- Accepted claim lines of every claims layout, in the canonical contract.
 -- Grain: one row per accepted delivered line, every version of every claim.
+-- materialized: view
 select 'claims_csv' as source_layout
     , claim_id, original_claim_id, claim_frequency_code, line_number, claim_type, member_id
     , payer, service_from_date, service_to_date, place_of_service, bill_type, revenue_code
