@@ -70,6 +70,10 @@ def build_suite_check(table: str):
                 asset_key=model_key(table),
                 check_name=e.name,
                 passed=result.success,
+                description=(
+                    "not applicable: the table or column has no rows to check"
+                    if result.status == "not_applicable" else None
+                ),
                 severity=AssetCheckSeverity.ERROR if e.blocking else AssetCheckSeverity.WARN,
                 metadata={
                     "status": result.status,
