@@ -145,6 +145,9 @@ def phase_naive(landing: Path, work: Path) -> dict:
         warehouse.register_pseudonymizer(con)
         warehouse.load_seeds(con)
         for layout, frame in frames.items():
+            if frame.columns.empty:  # no file of this layout: an empty table of its columns
+                columns = next(lay for lay in LAYOUTS if lay.name == layout).columns
+                frame = pd.DataFrame({c: pd.Series(dtype=str) for c in columns})
             con.register(f"frame_{layout}", frame)
             con.execute(f"create or replace table raw.{layout} as select *, "
                         "'' as _source_file, '' as _file_sha256, "

@@ -77,6 +77,9 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute((SQL_DIR / "macros.sql").read_text())
+    from iop.validation import CHECK_RESULTS_DDL  # local: validation imports this module
+
+    con.execute(CHECK_RESULTS_DDL)
 
 
 def load_seeds(con: duckdb.DuckDBPyConnection, local_dir: Path | None = None) -> dict[str, int]:

@@ -20,6 +20,7 @@ EXPECTED_ASSETS = {
     "core/persons", "core/sessions", "core/census", "core/claim_lines", "core/care_spans",
     "core/episodes", "core/transitions", "marts/episodes", "marts/length_of_stay",
     "marts/step_down_transitions", "marts/demographic_utilization", "marts/continuity_of_care",
+    "marts/program_quality_monthly", "marts/claims_attendance_reconciliation",
     "publish/marts_duckdb",
 }
 

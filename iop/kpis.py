@@ -1,0 +1,78 @@
+"""Headline KPIs of the latest complete month, for Dagster asset metadata.
+
+`latest_kpis(con)` reads marts.program_quality_monthly (its program 'All' rows: every EHR program
+of a level of care) and returns plain numbers keyed `<level>_<kpi>` (e.g. `iop_census`,
+`php_no_show_rate`), plus `kpi_month` (YYYYMM of the month they describe) and
+`data_quality_pass_rate`. The step-down rate (`<level>_step_down_30d_rate`) is that of the latest
+month whose discharges have all had their 30-day window observed (`step_down_kpi_month`): in the
+latest complete month most windows are still open, and the rate would read as near zero.
+Attached to a materialization as metadata, Dagster plots each key over runs. No identifiers:
+only counts and rates; suppressed (null) values are left out.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+TABLE = "marts.program_quality_monthly"
+COUNTS = ("census", "admissions", "discharges", "sessions_scheduled")
+RATES = ("no_show_rate", "median_los", "completion_rate", "claims_reconciliation_rate")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def latest_kpis(con: duckdb.DuckDBPyConnection, table: str = TABLE) -> dict[str, float | int]:
+    """The latest complete month's KPIs for all programs, by level of care.
+
+    A month is complete when the data's as-of date (latest session date) reaches its last day.
+    Returns {} when the mart is missing or has no complete month yet.
+    """
+    if not _exists(con, table):
+        return {}
+    columns = ", ".join(("month", "level_of_care", *COUNTS, *RATES, "data_quality_pass_rate"))
+    rows = con.execute(
+        f"""
+        select {columns}
+        from {table}
+        where program = 'All'
+            and month = (select max(month) from {table} where month_complete)
+        order by level_of_care
+        """
+    ).fetchall()
+    if not rows:
+        return {}
+    kpis: dict[str, float | int] = {"kpi_month": rows[0][0].year * 100 + rows[0][0].month}
+    for row in rows:
+        level = str(row[1]).lower()
+        values = dict(zip((*COUNTS, *RATES), row[2:-1], strict=True))
+        for name, value in values.items():
+            if value is None:
+                continue
+            kpis[f"{level}_{name}"] = int(value) if name in COUNTS else float(value)
+    quality = rows[0][-1]
+    if quality is not None:
+        kpis["data_quality_pass_rate"] = float(quality)
+    step_down = con.execute(
+        f"""
+        select month, level_of_care, step_down_30d_rate
+        from {table}
+        where program = 'All'
+            and month = (select max(month) from {table} where step_down_window_complete)
+        order by level_of_care
+        """
+    ).fetchall()
+    if step_down:
+        kpis["step_down_kpi_month"] = step_down[0][0].year * 100 + step_down[0][0].month
+    for _, level, rate in step_down:
+        if rate is not None:
+            kpis[f"{str(level).lower()}_step_down_30d_rate"] = float(rate)
+    return kpis
