@@ -7,7 +7,7 @@ Assets orchestrate; the logic is in the SQL. Dependencies come from the tables e
 from dagster import AssetKey, MaterializeResult, asset
 
 from assets.ingest import REGISTRY_KEY, SEEDS_KEY
-from iop import dictionary
+from iop import dictionary, kpis
 from iop.models import Model, discover, run_model
 from pipelines.resources import WarehouseResource
 
@@ -70,7 +70,11 @@ def build_model_asset(model: Model):
                 dictionary.apply_comments(con, model.table, doc)
             if model.table in _AFTER:
                 con.execute(_AFTER[model.table])
-        return MaterializeResult(metadata={"rows": stats["rows"], "seconds": stats["seconds"]})
+            extra = kpis.latest_kpis(con) if model.table == "marts.program_quality_monthly" else {}
+        # KPI values as metadata: the Dagster UI plots numeric metadata across materializations
+        return MaterializeResult(
+            metadata={"rows": stats["rows"], "seconds": stats["seconds"], **extra}
+        )
 
     return _model
 
