@@ -39,6 +39,11 @@ from iop.generator.population import (
 )
 from iop.generator.sessions import Census, Sessions
 from iop.generator.writers import Frame, insert_positions, int_strings, take
+from iop.layouts import LAYOUTS
+
+
+def _layout_columns(name: str) -> tuple[str, ...]:
+    return next(layout for layout in LAYOUTS if layout.name == name).columns
 
 ATTENDANCE_A = [
     "MRN",
@@ -63,43 +68,9 @@ ATTENDANCE_B = [
     "staff_id",
 ]
 CENSUS_A = ["MRN", "Program", "Level of Care", "Admit Date", "Discharge Date", "Discharge Reason"]
-ROSTER = [
-    "client_id",
-    "first_name",
-    "last_name",
-    "member_id",
-    "payer",
-    "birth_date",
-    "sex",
-    "race",
-    "ethnicity",
-    "zip",
-]
-CLAIMS = [
-    "claim_id",
-    "original_claim_id",
-    "claim_frequency_code",
-    "line_number",
-    "claim_type",
-    "member_id",
-    "payer",
-    "service_from_date",
-    "service_to_date",
-    "place_of_service",
-    "bill_type",
-    "revenue_code",
-    "procedure_code",
-    "modifiers",
-    "units",
-    "charge_amount",
-    "allowed_amount",
-    "paid_amount",
-    "diagnosis_codes",
-    "rendering_npi",
-    "billing_npi",
-    "received_date",
-    "adjudicated_date",
-]
+ROSTER = list(_layout_columns("roster_standard"))
+# Roster and claims headers are delivered exactly as the layouts name them.
+CLAIMS = list(_layout_columns("claims_csv"))
 HEADERS = {
     "attendance_vendor_a": ATTENDANCE_A,
     "attendance_vendor_b": ATTENDANCE_B,
