@@ -2,9 +2,10 @@
 -- care, for each demographic dimension (all persons, OMB race/ethnicity, sex, age band, payer)
 -- and value: persons, episodes, sessions per person, median length of stay, completion and
 -- step-down rates with 95% Wilson score intervals, and each rate's ratio to the whole population.
--- Privacy (CMS cell-size rule): a cell of 1-10 persons is suppressed, and when a group
--- (year x level x dimension) would have exactly one suppressed cell, its smallest other cell is
--- suppressed too so the first cannot be recomputed from the group total.
+-- Privacy (CMS cell-size rule): a cell of 1-10 persons is suppressed, and in any group
+-- (year x level x dimension) with a suppressed cell the smallest other cell is suppressed too.
+-- Every unsuppressed cell holds 11+ persons, so the hidden cells then add up to at least 10 more
+-- than their number: subtracting visible cells from the group total pins none of them.
 -- Grain: one row per year x level of care x dimension x value.
 with episodes as (
     select
@@ -79,7 +80,7 @@ with episodes as (
     select
         *
         , primary_suppressed
-            or (suppressed_in_group = 1 and not primary_suppressed and size_order = 1
+            or (suppressed_in_group >= 1 and not primary_suppressed and size_order = 1
                 and dimension <> 'all') as suppressed
     from complementary
 )

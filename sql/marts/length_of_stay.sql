@@ -3,9 +3,10 @@
 -- and by program, discharge month, discharge reason and payer. Open episodes are counted in
 -- `open_episodes` and kept out of every stay statistic. Rates use episodes with a recorded
 -- discharge reason as denominator. Privacy: cells of 1-10 persons are suppressed (statistics
--- null), and a breakdown of a level with exactly one suppressed cell gets its smallest other cell
--- suppressed too, so the suppressed one cannot be recomputed from the level's total; open-episode
--- counts of 1-10 are suppressed as well.
+-- null), and a breakdown of a level with any suppressed cell gets its smallest other cell
+-- suppressed too, so no suppressed one can be recomputed from the level's total. Rates give their
+-- numerators back (rate x episodes_with_reason), so those numerators are protected the same way
+-- (see rate_hiding). Open-episode counts of 1-10 are suppressed as well.
 -- Grain: one row per level of care x breakdown value (`breakdown` names the grouping; 'All' and
 -- a null month stand for "every").
 with closed as (
@@ -55,6 +56,9 @@ with closed as (
         , round(avg(sessions_attended), 2) as mean_sessions_attended
         , round(sum(sessions_attended) / nullif(sum(sessions_scheduled), 0), 4) as attendance_rate
         , count(*) filter (where reason_known) as episodes_with_reason
+        , count(*) filter (where discharge_reason = 'completed') as completed_n
+        , count(*) filter (where discharge_reason = 'dropped_out') as dropped_out_n
+        , count(*) filter (where discharge_reason = 'transferred') as transferred_n
         , round(count(*) filter (where discharge_reason = 'completed')
             / nullif(episodes_with_reason, 0), 4) as completion_rate
         , round(count(*) filter (where discharge_reason = 'dropped_out')
@@ -85,13 +89,62 @@ with closed as (
         *
         , primary_suppressed or (
             breakdown <> 'level_of_care'
-            and count(*) filter (where primary_suppressed) over (partition by breakdown, level_of_care) = 1
+            and count(*) filter (where primary_suppressed) over (partition by breakdown, level_of_care) >= 1
             and not primary_suppressed
             and row_number() over (
                 partition by breakdown, level_of_care, primary_suppressed
                 order by persons, breakdown_value) = 1
         ) as suppressed
     from primary_suppression
+)
+
+-- A rate shows its numerator (rate x episodes_with_reason), so each rate's numerator is a cell
+-- too: hidden when it is 1-10; with it the smallest other numerator of the same breakdown and
+-- level; and everywhere in a level whose row for that reason is suppressed (the numerators of any
+-- breakdown add up to that row's count).
+, rate_cells as (
+    unpivot (
+        select breakdown, level_of_care, breakdown_value, completed_n, dropped_out_n, transferred_n
+        from suppression
+    )
+    on completed_n as completed, dropped_out_n as dropped_out, transferred_n as transferred
+    into name reason value numerator
+)
+
+, reason_rows as (
+    select level_of_care, discharge_reason as reason, suppressed as reason_row_suppressed
+    from suppression
+    where breakdown = 'discharge_reason'
+)
+
+, rate_hiding as (
+    select
+        c.*
+        , c.numerator between 1 and 10 as small
+        , small
+            or coalesce(r.reason_row_suppressed, false)
+            or (
+                -- the complement: the smallest other numerator above zero
+                count(*) filter (where small) over (partition by c.breakdown, c.level_of_care, c.reason) >= 1
+                and c.numerator > 10
+                and row_number() over (
+                    partition by c.breakdown, c.level_of_care, c.reason, c.numerator > 10
+                    order by c.numerator, c.breakdown_value) = 1
+            ) as hidden
+    from rate_cells as c
+    left join reason_rows as r using (level_of_care, reason)
+)
+
+, hidden_rates as (
+    select
+        breakdown
+        , level_of_care
+        , breakdown_value
+        , bool_or(hidden) filter (where reason = 'completed') as completion_hidden
+        , bool_or(hidden) filter (where reason = 'dropped_out') as dropout_hidden
+        , bool_or(hidden) filter (where reason = 'transferred') as transfer_hidden
+    from rate_hiding
+    group by all
 )
 
 select
@@ -117,8 +170,9 @@ select
     , case when not suppressed then a.mean_sessions_attended end as mean_sessions_attended
     , case when not suppressed then a.attendance_rate end as attendance_rate
     , case when not suppressed then a.episodes_with_reason end as episodes_with_reason
-    , case when not suppressed then a.completion_rate end as completion_rate
-    , case when not suppressed then a.dropout_rate end as dropout_rate
-    , case when not suppressed then a.transfer_rate end as transfer_rate
+    , case when a.suppressed or h.completion_hidden then null else a.completion_rate end as completion_rate
+    , case when a.suppressed or h.dropout_hidden then null else a.dropout_rate end as dropout_rate
+    , case when a.suppressed or h.transfer_hidden then null else a.transfer_rate end as transfer_rate
 from suppression as a
 left join open_counts as o using (level_of_care)
+left join hidden_rates as h using (breakdown, level_of_care, breakdown_value)

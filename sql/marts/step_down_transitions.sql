@@ -5,8 +5,8 @@
 -- count, so recent discharges do not read as "no follow-up" too early.
 -- Privacy: a cell of 1-10 persons is suppressed; then, so that no suppressed count can be
 -- recomputed from a total, any line of cells that adds up to a published total (the to-levels of
--- one from-level group; one from->to pair across programs or months) with exactly one suppressed
--- cell gets its smallest other cell suppressed too (two alternating passes).
+-- one from-level group; one from->to pair across programs or months) holding a suppressed cell
+-- gets its smallest other cell suppressed too (two alternating passes).
 -- Grain: one row per from-level x to-level x breakdown value.
 with discharges as (
     select
@@ -57,7 +57,10 @@ with discharges as (
 , pass_1 as (
     select * replace (
         suppressed or (
-            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) = 1
+            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) >= 1
+            -- a line already hiding a cell of 11+ persons cannot be solved: leave it
+            and count(*) filter (where suppressed and persons >= 11)
+                over (partition by breakdown, from_level, breakdown_value) = 0
             and not suppressed
             and row_number() over (
                 partition by breakdown, from_level, breakdown_value, suppressed
@@ -72,7 +75,9 @@ with discharges as (
     select * replace (
         suppressed or (
             breakdown <> 'all'
-            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) = 1
+            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) >= 1
+            and count(*) filter (where suppressed and persons >= 11)
+                over (partition by breakdown, from_level, to_level) = 0
             and not suppressed
             and row_number() over (
                 partition by breakdown, from_level, to_level, suppressed
@@ -85,7 +90,10 @@ with discharges as (
 , pass_3 as (
     select * replace (
         suppressed or (
-            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) = 1
+            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) >= 1
+            -- a line already hiding a cell of 11+ persons cannot be solved: leave it
+            and count(*) filter (where suppressed and persons >= 11)
+                over (partition by breakdown, from_level, breakdown_value) = 0
             and not suppressed
             and row_number() over (
                 partition by breakdown, from_level, breakdown_value, suppressed
@@ -99,7 +107,9 @@ with discharges as (
     select * replace (
         suppressed or (
             breakdown <> 'all'
-            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) = 1
+            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) >= 1
+            and count(*) filter (where suppressed and persons >= 11)
+                over (partition by breakdown, from_level, to_level) = 0
             and not suppressed
             and row_number() over (
                 partition by breakdown, from_level, to_level, suppressed

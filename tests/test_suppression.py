@@ -1,0 +1,574 @@
+"""Small-cell suppression, attacked from the published marts alone.
+
+CMS cell-size rule (/work/shared/DOMAIN.md): no published cell may show 1-10 persons (zero may be
+shown), and no suppressed value may be derivable from totals, percentages or other cells.
+
+The attacker opens $IOP_DATA_DIR/marts.duckdb read-only (never the warehouse) and writes down
+every additive identity the marts publish:
+
+* demographic_utilization: for a period x level, the 'all' row = the sum of the cells of each
+  other dimension (persons, episodes, completion/step-down denominators, and the completions and
+  step-downs that rate x denominator gives back); and, across marts, the episodes of the 'all'
+  rows summed over the years of a level = length_of_stay's closed episodes + open_episodes;
+* length_of_stay: the level_of_care row = the sum of the rows of each breakdown (program,
+  discharge month, discharge reason, payer), for persons, episodes, episodes_with_reason and the
+  completions / dropouts / transfers that rate x episodes_with_reason gives back; the
+  discharge-reason breakdown's 'completed' ('dropped_out', 'transferred') row holds exactly the
+  level's completions (dropouts, transfers), and its rows other than 'not_recorded' add up to
+  episodes_with_reason;
+* step_down_transitions: within a (breakdown, from-level, program/month) group the to-level rows
+  add up to from_level_discharges (printed on every visible row of the group); for one from->to
+  pair the program (month) rows add up to the 'all' row; the groups' from_level_discharges add
+  up over programs (months) to the 'all' group's.
+
+Not every identity is exact for persons (a person with two episodes in a year can be in two age
+bands; two closed episodes can fall in two programs, months or discharge reasons): the attacker
+still subtracts, and only a guess that equals the true value counts as a recovery.
+
+A suppressed cell's value is pinned when an identity has a single unknown left (after the known
+cells and whatever has already been pinned are substituted), or when what is left over equals
+the least the unknown cells can hold (a suppressed row exists, so it has >= 1 person, >= 1
+episode, >= 1 transition; other counts >= 0): two suppressed 1-person cells and a remainder of
+2 are both 1. A zero pinned by an identity whose total itself is a published 0 discloses nothing
+about the small cell and is not counted. The true values the guesses are checked against are
+recomputed from the warehouse's unsuppressed marts.episodes (verification only; the attacker
+never reads it), and are first checked to agree with every published (unsuppressed) value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import builders as b
+import duckdb
+import pandas as pd
+import pytest
+from conftest import TEST_KEY
+
+GENERATED_CLIENTS = 600
+GENERATED_SEED = 20251127
+
+Key = tuple
+
+
+# --------------------------------------------------------------------------------------------
+# The attacker: published marts only
+# --------------------------------------------------------------------------------------------
+
+
+def read_published(data_dir: Path) -> dict[str, pd.DataFrame]:
+    con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()]
+        return {t: con.execute(f'select * from "{t}"').df() for t in tables}
+    finally:
+        con.close()
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _count_from_rate(rate, denominator) -> int | None:
+    """rate (rounded to 4 decimals) x denominator gives the numerator back exactly while the
+    denominator is under 5,000 (rounding error < 0.5)."""
+    denominator = _int(denominator)
+    if denominator is None:
+        return None
+    if denominator == 0:
+        return 0
+    if rate is None or pd.isna(rate):
+        return None
+    assert denominator < 5000
+    return int(round(float(rate) * denominator))
+
+
+def _month(value) -> str:
+    return "" if value is None or pd.isna(value) else str(pd.Timestamp(value).date())
+
+
+@dataclass
+class Equation:
+    """sum(coef * value) == 0 over the terms; `total` is the term that holds the group total."""
+
+    label: str
+    terms: list[tuple[int, Key]]
+    total: Key | None = None
+
+
+@dataclass
+class Attack:
+    known: dict[Key, int] = field(default_factory=dict)      # published values
+    unknown: dict[Key, int] = field(default_factory=dict)    # suppressed: key -> lower bound
+    equations: list[Equation] = field(default_factory=list)
+
+    def cell(self, key: Key, value: int | None, lower: int) -> Key:
+        if value is None:
+            self.unknown.setdefault(key, lower)
+        else:
+            self.known[key] = value
+        return key
+
+    def add(self, label: str, total: Key, parts: list[Key]) -> None:
+        if parts:
+            self.equations.append(Equation(label, [(1, total)] + [(-1, k) for k in parts], total))
+
+    def solve(self) -> dict[Key, tuple[int, str, Equation]]:
+        """Pin suppressed values, propagating each pinned value into the other identities."""
+        pinned: dict[Key, tuple[int, str, Equation]] = {}
+
+        def value(k):
+            if k in self.known:
+                return self.known[k]
+            return pinned[k][0] if k in pinned else None
+
+        changed = True
+        while changed:
+            changed = False
+            for eq in self.equations:
+                open_terms = [(c, k) for c, k in eq.terms if value(k) is None]
+                if not open_terms:
+                    continue
+                rest = sum(c * value(k) for c, k in eq.terms if value(k) is not None)
+                total = value(eq.total) if eq.total is not None else None
+                if len(open_terms) == 1:
+                    c, k = open_terms[0]
+                    pinned[k] = (-rest // c, f"{eq.label} (single unknown; total {total})", eq)
+                    changed = True
+                    continue
+                signs = {c for c, _ in open_terms}
+                if len(signs) == 1:
+                    (sign,) = signs
+                    left = -rest * sign  # what the open cells add up to
+                    if left == sum(self.unknown.get(k, 0) for _, k in open_terms):
+                        for _, k in open_terms:
+                            pinned[k] = (self.unknown.get(k, 0),
+                                         f"{eq.label} ({len(open_terms)} unknowns, remainder "
+                                         f"{left} = their minimum; total {total})", eq)
+                        changed = True
+        return pinned
+
+
+def build_attack(marts: dict[str, pd.DataFrame]) -> Attack:
+    attack = Attack()
+    _demographic(attack, marts.get("demographic_utilization"))
+    _length_of_stay(attack, marts.get("length_of_stay"))
+    _step_down(attack, marts.get("step_down_transitions"))
+    # Each aggregate mart is attacked alone, as the CMS rule is applied per publication; what one
+    # can do by combining marts, or with the record-level marts.episodes, is documented in the
+    # README (Privacy) instead: marts.episodes is de-identified record-level data for internal BI.
+    return attack
+
+
+DU_MEASURES = ("persons", "episodes", "completion_denominator", "completions",
+               "step_down_denominator", "step_downs")
+DU_LOWER = {"persons": 1, "episodes": 1}
+
+
+def _demographic(attack: Attack, df: pd.DataFrame | None) -> None:
+    if df is None:
+        return
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for r in df.itertuples(index=False):
+        values = {
+            "persons": _int(r.persons),
+            "episodes": _int(r.episodes),
+            "completion_denominator": _int(r.completion_denominator),
+            "completions": _count_from_rate(r.completion_rate, r.completion_denominator),
+            "step_down_denominator": _int(r.step_down_denominator),
+            "step_downs": _count_from_rate(r.step_down_rate, r.step_down_denominator),
+        }
+        cell = ("du", int(r.period), r.level_of_care, r.dimension, r.dimension_value)
+        for m in DU_MEASURES:
+            attack.cell(cell + (m,), values[m], DU_LOWER.get(m, 0))
+        groups[(int(r.period), r.level_of_care, r.dimension)].append(cell)
+    for (period, level, dimension), cells in groups.items():
+        if dimension == "all":
+            continue
+        for m in DU_MEASURES:
+            attack.add(f"demographic_utilization {period} {level}: 'all' {m} = sum of {dimension}",
+                       ("du", period, level, "all", "All persons", m), [c + (m,) for c in cells])
+
+
+LOS_MEASURES = ("persons", "episodes", "episodes_with_reason", "completions", "dropouts",
+                "transfers")
+LOS_BREAKDOWN_VALUE = {"program": "program", "discharge_reason": "discharge_reason",
+                       "payer": "payer"}
+
+
+def _los_value(r) -> str:
+    if r.breakdown == "level_of_care":
+        return "All"
+    if r.breakdown == "discharge_month":
+        return _month(r.discharge_month)
+    return getattr(r, LOS_BREAKDOWN_VALUE[r.breakdown])
+
+
+def _length_of_stay(attack: Attack, df: pd.DataFrame | None) -> None:
+    if df is None:
+        return
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for r in df.itertuples(index=False):
+        values = {
+            "persons": _int(r.persons),
+            "episodes": _int(r.episodes),
+            "episodes_with_reason": _int(r.episodes_with_reason),
+            "completions": _count_from_rate(r.completion_rate, r.episodes_with_reason),
+            "dropouts": _count_from_rate(r.dropout_rate, r.episodes_with_reason),
+            "transfers": _count_from_rate(r.transfer_rate, r.episodes_with_reason),
+        }
+        cell = ("los", r.level_of_care, r.breakdown, _los_value(r))
+        for m in LOS_MEASURES:
+            attack.cell(cell + (m,), values[m], DU_LOWER.get(m, 0))
+        if r.breakdown == "discharge_reason":
+            # By definition a reason row's completions are its episodes if the reason is
+            # 'completed', else 0 (likewise dropouts, transfers; episodes_with_reason is 0 only
+            # for 'not_recorded'): the zeros are no news, the equalities are identities.
+            for m, reason in (("completions", "completed"), ("dropouts", "dropped_out"),
+                              ("transfers", "transferred"), ("episodes_with_reason", None)):
+                same = r.discharge_reason != "not_recorded" if reason is None \
+                    else r.discharge_reason == reason
+                if same:
+                    attack.add(f"length_of_stay {r.level_of_care} '{r.discharge_reason}' row: "
+                               f"{m} = episodes", cell + (m,), [cell + ("episodes",)])
+                else:
+                    attack.unknown.pop(cell + (m,), None)
+                    attack.known[cell + (m,)] = 0
+        if r.breakdown == "level_of_care":
+            attack.cell(("los", r.level_of_care, "open_episodes"), _int(r.open_episodes), 0)
+        else:
+            groups[(r.level_of_care, r.breakdown)].append(cell)
+    for (level, breakdown), cells in groups.items():
+        total = ("los", level, "level_of_care", "All")
+        for m in LOS_MEASURES:
+            attack.add(f"length_of_stay {level}: level row {m} = sum of {breakdown} rows",
+                       total + (m,), [c + (m,) for c in cells])
+        if breakdown == "discharge_reason":
+            reasons = {c[3]: c for c in cells}
+            for reason, measure in (("completed", "completions"), ("dropped_out", "dropouts"),
+                                    ("transferred", "transfers")):
+                if reason in reasons:
+                    attack.add(f"length_of_stay {level}: {measure} = episodes of the "
+                               f"'{reason}' row", total + (measure,),
+                               [reasons[reason] + ("episodes",)])
+            attack.add(f"length_of_stay {level}: episodes_with_reason = episodes of the recorded "
+                       "reasons", total + ("episodes_with_reason",),
+                       [c + ("episodes",) for r, c in reasons.items() if r != "not_recorded"])
+
+
+def _step_value(r) -> str:
+    if r.breakdown == "program":
+        return r.program
+    if r.breakdown == "discharge_month":
+        return _month(r.discharge_month)
+    return "All"
+
+
+def _step_down(attack: Attack, df: pd.DataFrame | None) -> None:
+    if df is None:
+        return
+    groups: dict[tuple, list[Key]] = defaultdict(list)
+    pairs: dict[tuple, list[Key]] = defaultdict(list)
+    for r in df.itertuples(index=False):
+        value = _step_value(r)
+        key = ("sdt", r.breakdown, r.from_level, value, r.to_level, "transitions")
+        attack.cell(key, _int(r.transitions), 1)
+        group = ("sdt", r.breakdown, r.from_level, value, "from_level_discharges")
+        fld = _int(r.from_level_discharges)
+        if fld is not None:
+            attack.known[group] = fld
+            attack.unknown.pop(group, None)
+        elif group not in attack.known:
+            attack.unknown[group] = attack.unknown.get(group, 0) + 1  # >= one per row
+        groups[group].append(key)
+        pairs[(r.breakdown, r.from_level, r.to_level)].append(key)
+    for group, cells in groups.items():
+        attack.add(f"step_down_transitions {group[1]} {group[2]} {group[3]}: "
+                   "from_level_discharges = sum of to-levels", group, cells)
+    for (breakdown, from_level, to_level), cells in pairs.items():
+        if breakdown == "all":
+            continue
+        attack.add(f"step_down_transitions {from_level}->{to_level}: 'all' = sum over {breakdown}",
+                   ("sdt", "all", from_level, "All", to_level, "transitions"), cells)
+    for breakdown in ("program", "discharge_month"):
+        by_from = defaultdict(list)
+        for group in groups:
+            if group[1] == breakdown:
+                by_from[group[2]].append(group)
+        for from_level, parts in by_from.items():
+            attack.add(f"step_down_transitions {from_level}: 'all' from_level_discharges = sum "
+                       f"over {breakdown}",
+                       ("sdt", "all", from_level, "All", "from_level_discharges"), parts)
+
+
+def true_values(data_dir: Path) -> dict[Key, int]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    truth: dict[Key, int] = {}
+    try:
+        rows = con.execute("""
+            with e as (
+                select year(start_month) as period, level_of_care, person_key,
+                    'All persons' as all_persons, race_ethnicity, sex, age_band, payer,
+                    discharge_reason, is_open, transition_window_complete, transition_direction
+                from marts.episodes
+            ), long as (
+                unpivot e on all_persons, race_ethnicity, sex, age_band, payer
+                into name dimension value dimension_value
+            )
+            select period, level_of_care,
+                case dimension when 'all_persons' then 'all' else dimension end, dimension_value,
+                count(distinct person_key), count(*),
+                count(*) filter (where discharge_reason is not null),
+                count(*) filter (where discharge_reason = 'completed'),
+                count(*) filter (where not is_open and transition_window_complete),
+                count(*) filter (where not is_open and transition_window_complete
+                                 and transition_direction = 'step_down')
+            from long group by all
+        """).fetchall()
+        for period, level, dim, value, *counts in rows:
+            for m, n in zip(DU_MEASURES, counts, strict=True):
+                truth[("du", period, level, dim, value, m)] = n
+
+        rows = con.execute("""
+            with closed as (
+                select level_of_care, program, discharge_month::varchar as discharge_month,
+                    coalesce(discharge_reason, 'not_recorded') as discharge_reason, payer,
+                    person_key, discharge_reason is not null as reason_known
+                from marts.episodes where not is_open
+            )
+            select level_of_care,
+                case when grouping(program) = 0 then 'program'
+                     when grouping(discharge_month) = 0 then 'discharge_month'
+                     when grouping(discharge_reason) = 0 then 'discharge_reason'
+                     when grouping(payer) = 0 then 'payer' else 'level_of_care' end,
+                coalesce(program, discharge_month, discharge_reason, payer, 'All'),
+                count(distinct person_key), count(*), count(*) filter (where reason_known),
+                count(*) filter (where discharge_reason = 'completed'),
+                count(*) filter (where discharge_reason = 'dropped_out'),
+                count(*) filter (where discharge_reason = 'transferred')
+            from closed
+            group by grouping sets ((level_of_care), (level_of_care, program),
+                (level_of_care, discharge_month), (level_of_care, discharge_reason),
+                (level_of_care, payer))
+        """).fetchall()
+        for level, breakdown, value, *counts in rows:
+            for m, n in zip(LOS_MEASURES, counts, strict=True):
+                truth[("los", level, breakdown, value, m)] = n
+        for level, n in con.execute(
+            "select level_of_care, count(*) filter (where is_open) from marts.episodes group by 1"
+        ).fetchall():
+            truth[("los", level, "open_episodes")] = n
+
+        rows = con.execute("""
+            with d as (
+                select level_of_care as from_level,
+                    coalesce(next_level_of_care, 'NONE') as to_level, program,
+                    discharge_month::varchar as discharge_month
+                from marts.episodes where not is_open and transition_window_complete
+            )
+            select case when grouping(program) = 0 then 'program'
+                        when grouping(discharge_month) = 0 then 'discharge_month' else 'all' end,
+                from_level, coalesce(program, discharge_month, 'All'), to_level, count(*)
+            from d
+            group by grouping sets ((from_level, to_level), (from_level, to_level, program),
+                (from_level, to_level, discharge_month))
+        """).fetchall()
+        for breakdown, from_level, value, to_level, n in rows:
+            truth[("sdt", breakdown, from_level, value, to_level, "transitions")] = n
+            group = ("sdt", breakdown, from_level, value, "from_level_discharges")
+            truth[group] = truth.get(group, 0) + n
+    finally:
+        con.close()
+    return truth
+
+
+def recovered(attack: Attack, truth: dict[Key, int]) -> list[str]:
+    """Suppressed values the attacker pinned to their true value."""
+    leaks = []
+    for key, (guess, how, eq) in attack.solve().items():
+        if key not in attack.unknown or truth.get(key, 0) != guess:
+            continue
+        if guess == 0 and eq.total is not None and attack.known.get(eq.total) == 0:
+            continue  # the published total is 0 itself: nothing learnt about the small cell
+        leaks.append(f"{key} = {guess}  <- {how}")
+    return sorted(leaks)
+
+
+def check_truth_matches_published(attack: Attack, truth: dict[Key, int]) -> None:
+    wrong = [(k, v, truth.get(k, 0)) for k, v in attack.known.items() if truth.get(k, 0) != v]
+    assert not wrong, f"the test's own recount disagrees with published values: {wrong[:10]}"
+
+
+def _format(leaks: list[str], limit: int = 40) -> str:
+    by_mart = defaultdict(int)
+    for leak in leaks:
+        by_mart[leak.split("'")[1]] += 1
+    head = "\n  ".join(leaks[:limit])
+    return (f"{len(leaks)} suppressed value(s) recovered exactly from the published marts "
+            f"({dict(by_mart)}):\n  {head}" + ("\n  ..." if len(leaks) > limit else ""))
+
+
+# --------------------------------------------------------------------------------------------
+# Generated data: hundreds of clients, many small cells
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("suppression_generated") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOP_DATA_DIR", str(data_dir))
+        mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("IOP_DUCKDB_THREADS", "2")
+        mp.delenv("IOP_DEMO", raising=False)
+        from iop.generator import generate
+        from iop.runner import run_full_refresh
+
+        generate(data_dir, clients=GENERATED_CLIENTS, seed=GENERATED_SEED)
+        assert run_full_refresh().success
+    marts = read_published(data_dir)
+    attack = build_attack(marts)
+    truth = true_values(data_dir)
+    check_truth_matches_published(attack, truth)
+    return data_dir, marts, attack, truth
+
+
+def test_generated_data_has_primary_and_complementary_suppressed_cells(generated):
+    _, marts, attack, truth = generated
+    for mart in ("demographic_utilization", "length_of_stay", "step_down_transitions"):
+        df = marts[mart]
+        assert df.suppressed.any(), mart
+        # every suppressed row has every count null
+        counts = [c for c in ("persons", "episodes", "transitions", "completion_denominator",
+                              "episodes_with_reason", "from_level_discharges") if c in df]
+        assert df.loc[df.suppressed, counts].isna().all().all(), mart
+    du = marts["demographic_utilization"]
+    persons = [truth[("du", int(r.period), r.level_of_care, r.dimension, r.dimension_value,
+                      "persons")] for r in du[du.suppressed].itertuples()]
+    primary = [p for p in persons if 1 <= p <= 10]
+    complementary = [p for p in persons if p > 10]
+    assert primary and complementary, (len(primary), len(complementary))
+    los = marts["length_of_stay"]
+    persons = [truth[("los", r.level_of_care, r.breakdown, _los_value(r), "persons")]
+               for r in los[los.suppressed].itertuples()]
+    assert [p for p in persons if 1 <= p <= 10] and [p for p in persons if p > 10]
+
+
+def test_no_published_count_shows_1_to_10(generated):
+    """Counts of persons, episodes, transitions and open episodes are 0 or > 10 wherever they
+    are printed (an episode count is at least its person count, and open episodes are one per
+    person and level)."""
+    _, marts, _, _ = generated
+    small = []
+    for mart, columns in (("demographic_utilization", ("persons", "episodes")),
+                          ("length_of_stay", ("persons", "episodes", "open_episodes")),
+                          ("step_down_transitions", ("transitions", "from_level_discharges"))):
+        df = marts[mart]
+        for column in columns:
+            bad = df[df[column].notna() & df[column].between(1, 10)]
+            small += [f"{mart}.{column} = {v}" for v in bad[column]]
+    assert not small, small[:20]
+
+
+def test_no_suppressed_value_is_recoverable_from_totals_in_generated_marts(generated):
+    _, _, attack, truth = generated
+    leaks = recovered(attack, truth)
+    assert not leaks, _format(leaks)
+
+
+MONDAY = date(2025, 1, 6)
+# 30 IOP clients in 2025, all aged 26-34 (birth date 1990-05-01): sex M 1 / F 29; race Asian 3,
+# Black 12, White 15; payer Medicare 1, Commercial 1, Medicaid 28.
+HAND_BUILT = (
+    [("M", "White", "Medicare"), ("F", "White", "Commercial")]
+    + [("F", "Asian", "Medicaid")] * 3
+    + [("F", "Black or African American", "Medicaid")] * 12
+    + [("F", "White", "Medicaid")] * 13
+)
+
+
+@pytest.fixture(scope="module")
+def hand_built(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("suppression_hand_built") / "data"
+    landing = data_dir / "landing"
+    clients = [f"B-{i:06d}" for i in range(1, len(HAND_BUILT) + 1)]
+    sessions, roster = [], []
+    for client, (sex, race, payer) in zip(clients, HAND_BUILT, strict=True):
+        sessions += b.vendor_b_sessions(client, "IOP", b.days(MONDAY, 0, 2, 4))
+        roster.append(b.roster_row(client, "", payer=payer, sex=sex, race=race,
+                                   ethnicity="Not Hispanic or Latino"))
+    sessions += b.vendor_b_sessions("B-000099", "OP", b.days(MONDAY, 200))
+    roster.append(b.roster_row("B-000099"))
+    b.write_csv(landing / "attendance/w1.csv", "attendance_vendor_b", sessions)
+    b.write_csv(landing / "roster/r.csv", "roster_standard", roster)
+    # a claim whose procedure is no level of care: the claims feed is present, no episode
+    b.write_csv(landing / "claims/c.csv", "claims_csv",
+                [b.claim_line("X1", "MCD-OTHER", MONDAY, procedure="99213")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOP_DATA_DIR", str(data_dir))
+        mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("IOP_DUCKDB_THREADS", "2")
+        mp.delenv("IOP_DEMO", raising=False)
+        from iop.runner import run_full_refresh
+
+        assert run_full_refresh().success
+    marts = read_published(data_dir)
+    du = marts["demographic_utilization"]
+    cells = {(r.dimension, r.dimension_value): r
+             for r in du[(du.period == 2025) & (du.level_of_care == "IOP")].itertuples()}
+    return data_dir, marts, cells
+
+
+def test_hand_built_totals_and_zero_shown_as_zero(hand_built):
+    _, _, cells = hand_built
+    total = cells[("all", "All persons")]
+    assert not total.suppressed
+    assert (total.persons, total.episodes) == (30, 30)
+    assert (total.step_down_denominator, total.step_down_rate) == (30, 0.0)  # zero: shown
+    assert total.completion_denominator == 0                                  # zero: shown
+    assert not cells[("age_band", "26-34")].suppressed
+    assert cells[("age_band", "26-34")].persons == 30
+    assert not cells[("race_ethnicity", "White")].suppressed
+    assert cells[("race_ethnicity", "White")].persons == 15
+    # A value with nobody (sex X, U) is either absent or shown as 0, never suppressed.
+    for value in ("X", "U"):
+        row = cells.get(("sex", value))
+        assert row is None or (not row.suppressed and row.persons == 0)
+
+
+def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_built):
+    _, marts, cells = hand_built
+    male = cells[("sex", "M")]
+    assert male.suppressed
+    du = marts["demographic_utilization"]
+    stats = [c for c in du.columns if c not in ("period", "level_of_care", "dimension",
+                                                "dimension_value", "suppressed")]
+    row = du[(du.period == 2025) & (du.level_of_care == "IOP") & (du.dimension == "sex")
+             & (du.dimension_value == "M")]
+    assert row[stats].isna().all().all(), row[stats].to_dict("records")
+
+
+def test_hand_built_single_primary_cell_gets_complementary_suppression(hand_built):
+    _, _, cells = hand_built
+    # sex: M (1) primary -> F (29), the only other cell, complementary
+    assert cells[("sex", "F")].suppressed
+    # race: Asian (3) primary -> Black (12), the smallest other cell, complementary; White shown
+    assert cells[("race_ethnicity", "Asian")].suppressed
+    assert cells[("race_ethnicity", "Black or African American")].suppressed
+    assert not cells[("race_ethnicity", "White")].suppressed
+
+
+def test_hand_built_no_suppressed_value_is_recoverable(hand_built):
+    """Includes the payer group: Medicare 1 and Commercial 1 both primary, Medicaid 28 shown,
+    total 30 -> the remainder 2 over two cells of >= 1 person pins both to 1."""
+    data_dir, marts, _ = hand_built
+    attack = build_attack(marts)
+    truth = true_values(data_dir)
+    check_truth_matches_published(attack, truth)
+    leaks = recovered(attack, truth)
+    assert not leaks, _format(leaks)
