@@ -14,7 +14,10 @@
 -- create it before this model runs.
 -- Privacy: a row of 1-10 persons (census, or any person scheduled, admitted or discharged) is
 -- suppressed, and when exactly one program of a month x level is, the next smallest is too, so
--- the 'All' row cannot give it back.
+-- the 'All' row cannot give it back. Within a published row, a single count of 1-10 (admissions,
+-- discharges, completions, step-downs, a denominator) is masked, and so is any statistic built
+-- on it; such a masked count can still be the difference of the 'All' row and the other
+-- programs (stated in the README's privacy limits).
 -- Grain: one row per month x program x level of care (program 'All' included), from the month
 -- of a program's first activity at the level to the latest month with activity.
 with as_of as (
@@ -244,20 +247,23 @@ select
     , last_day(s.month) + 30 <= a.as_of_date as step_down_window_complete
     , s.suppressed
     , case when not s.suppressed then s.census end as census
-    , case when not s.suppressed then s.admissions end as admissions
-    , case when not s.suppressed then s.discharges end as discharges
+    , case when not s.suppressed and not small(s.admissions) then s.admissions end as admissions
+    , case when not s.suppressed and not small(s.discharges) then s.discharges end as discharges
     , case when not s.suppressed then s.sessions_scheduled end as sessions_scheduled
     , case when not s.suppressed then s.sessions_attended end as sessions_attended
     , case when not s.suppressed then s.sessions_no_show end as sessions_no_show
     , case when not s.suppressed then s.sessions_cancelled end as sessions_cancelled
     , case when not s.suppressed
         then round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4) end as no_show_rate
-    , case when not s.suppressed then s.median_los end as median_los
-    , case when not s.suppressed then s.discharges_with_reason end as discharges_with_reason
-    , case when not s.suppressed
+    , case when not s.suppressed and not small(s.discharges) then s.median_los end as median_los
+    , case when not s.suppressed and not small(s.discharges_with_reason)
+        then s.discharges_with_reason end as discharges_with_reason
+    , case when not s.suppressed and not small(s.completions) and not small(s.discharges_with_reason)
         then round(s.completions / nullif(s.discharges_with_reason, 0), 4) end as completion_rate
-    , case when not s.suppressed then s.step_down_30d_denominator end as step_down_30d_denominator
-    , case when not s.suppressed
+    , case when not s.suppressed and not small(s.step_down_30d_denominator)
+        then s.step_down_30d_denominator end as step_down_30d_denominator
+    , case when not s.suppressed and not small(s.step_downs_30d)
+            and not small(s.step_down_30d_denominator)
         then round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4) end
         as step_down_30d_rate
     , case when not s.suppressed then s.billable_attended_days end as billable_attended_days
