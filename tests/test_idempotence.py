@@ -28,7 +28,8 @@ def test_same_file_landed_twice_and_rerun_leave_marts_identical(data_dir):
     first = _marts_snapshot(data_dir)
     files_before = query(data_dir, "select count(*) from audit.landed_files")[0][0]
     assert set(first) == {"episodes", "length_of_stay", "step_down_transitions",
-                          "demographic_utilization"}
+                          "demographic_utilization", "continuity_of_care",
+                          "program_quality_monthly", "claims_attendance_reconciliation"}
 
     # The same content lands again under other names (a feed re-sending its files).
     landing = data_dir / "landing"
