@@ -27,9 +27,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from iop.models import discover
 from conftest import TEST_KEY
 
-MARTS = ("demographic_utilization", "episodes", "length_of_stay", "step_down_transitions")
+# every mart the project defines (sql/marts/*.sql), in name order
+MARTS = tuple(sorted(m.name for m in discover().values() if m.layer == "marts"))
 REFRESHES = 5
 THIS = Path(__file__).resolve()
 
