@@ -30,7 +30,8 @@ bench: $(STAMP)
 ## Dagster UI with the code location from workspace.yaml.
 dev: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(IOP_DATA_DIR)/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/python -c "from pathlib import Path; from iop.runner import dagster_instance; dagster_instance(Path('$(IOP_DATA_DIR)'))" ; \
+	IOP_DEMO=$${IOP_DEMO:-1} DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
