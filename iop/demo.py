@@ -31,10 +31,9 @@ def summarize(marts_path: Path) -> str:
         ).fetchone()
         step_down = con.execute(
             """
-            select sum(transitions) filter (where direction = 'step_down')
-                / sum(transitions), sum(transitions)
-            from marts.step_down_transitions
-            where breakdown = 'all' and from_level in ('RES', 'PHP') and not suppressed
+            select avg((transition_direction = 'step_down')::integer), count(*)
+            from marts.episodes
+            where level_of_care in ('RES', 'PHP') and not is_open and transition_window_complete
             """
         ).fetchone()
     finally:
