@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,15 +160,24 @@ def ingest_file(settings: Settings, landed: LandedFile) -> dict:
 
 
 def ingest_files(settings: Settings, files: list[LandedFile]) -> IngestReport:
-    """Ingest every file not ingested before; a content already seen under another name is skipped."""
+    """Ingest every file not ingested before; a content already seen under another name is skipped.
+
+    Files convert concurrently (pyarrow and DuckDB release the GIL); each writes only its own
+    Parquet file and registry entry, so the order does not matter.
+    """
     report = IngestReport()
+    pending: list[LandedFile] = []
     seen: set[str] = set()
     for landed in files:
         if landed.sha256 in seen or is_ingested(settings, landed.sha256):
             report.already_ingested.append(landed.relative)
             continue
         seen.add(landed.sha256)
-        entry = ingest_file(settings, landed)
+        pending.append(landed)
+    workers = max(1, min(int(settings.duckdb_threads), 8))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        entries = list(pool.map(lambda f: ingest_file(settings, f), pending))
+    for landed, entry in zip(pending, entries, strict=True):
         if entry["status"] == "rejected":
             report.rejected[landed.relative] = entry["error"]
         else:
