@@ -56,17 +56,7 @@ ATTENDANCE_A = [
     "Attendance",
     "Clinician ID",
 ]
-ATTENDANCE_B = [
-    "client_id",
-    "program_code",
-    "asam_level",
-    "service_date",
-    "start_time",
-    "service_code",
-    "duration_min",
-    "attendance_code",
-    "staff_id",
-]
+ATTENDANCE_B = list(_layout_columns("attendance_vendor_b"))  # delivered as the layout names it
 CENSUS_A = ["MRN", "Program", "Level of Care", "Admit Date", "Discharge Date", "Discharge Reason"]
 ROSTER = list(_layout_columns("roster_standard"))
 # Roster and claims headers are delivered exactly as the layouts name them.
