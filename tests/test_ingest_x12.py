@@ -66,3 +66,32 @@ def test_real_x12_files_ingest_with_exact_line_counts_and_malformed_ones_are_rej
                              "from staging.remittance_835 where _source_file like '%Example1%'")
     assert any(p == "H0015" for p, _, _ in remits)
     assert any(s == "22" and paid < 0 for _, s, paid in remits)
+
+
+def test_835_remittances_apply_to_claim_lines_paid_denied_reversed(data_dir):
+    """The county-board 835 (oopfactory Example1.txt) pays claim 444444's H0005 line on
+    2004-02-05 (56.52), denies claim 121212 (CLP02 4) and reverses claim 090909 (CLP02 22,
+    -86.76); a fourth line has no remittance yet."""
+    landing = data_dir / "landing"
+    (landing / "claims").mkdir(parents=True)
+    shutil.copy(SHARED_DATA / "oopfactory-x12parser/_835/_5010/Example1.txt",
+                landing / "claims" / "remit_example1.835")
+    b.write_csv(landing / "claims/claims.csv", "claims_csv", [
+        b.claim_line("444444", "1333333", date(2004, 2, 5), procedure="H0005"),
+        b.claim_line("121212", "1717171", date(2003, 12, 2), procedure="H0005"),
+        b.claim_line("090909", "1245849", date(2004, 2, 10), procedure="H0004"),
+        b.claim_line("555555", "1333333", date(2004, 2, 6), procedure="H0005"),
+    ])
+    b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b",
+                b.vendor_b_sessions("B-000001", "IOP", [date(2004, 2, 5)]))
+    b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
+    materialize()
+
+    rows = query(data_dir, "select claim_id, remittance_status, remitted_paid_amount "
+                           "from core.claim_lines order by claim_id")
+    assert [(c, s, None if p is None else float(p)) for c, s, p in rows] == [
+        ("090909", "reversed", -86.76),
+        ("121212", "denied", 0.0),
+        ("444444", "paid", 56.52),
+        ("555555", None, None),
+    ]

@@ -4,7 +4,11 @@
 -- latest received of those, then frequency 1 < 7 < 8, then claim id, should there be several);
 -- a chain whose final version is a void has no lines. Lines delivered more than
 -- once (same claim id and line number) count once. Classification: procedure code first, then
--- revenue code (sql/seeds/level_of_care_codes.csv).
+-- revenue code (sql/seeds/level_of_care_codes.csv). Remittances (835 SVC lines) are applied where
+-- they match a line (CLP01 = the claim id, or CLP07 = the payer's claim control number; same
+-- procedure code; service date within the line's dates): remitted_paid_amount is their net paid
+-- amount and remittance_status says paid, denied (CLP02 4), reversed (a CLP02 22 reversal netting
+-- the payment to zero or less) or adjudicated (matched, nothing paid); null = no remittance yet.
 -- Grain: one row per line of a final claim version.
 with lines as (
     select *
@@ -56,6 +60,33 @@ with lines as (
     ) = 1
 )
 
+, remittances as (
+    select
+        r.claim_id
+        , r.payer_claim_control_number
+        , r.procedure_code
+        , r.service_date
+        , r.paid_amount
+        , r.claim_status
+    from staging.remittance_835 as r
+    where r._rule is null
+)
+
+, remitted as (
+    select
+        l.claim_id
+        , l.line_number
+        , sum(r.paid_amount) as remitted_paid_amount
+        , bool_or(r.claim_status = '22') as has_reversal
+        , bool_and(r.claim_status = '4') as all_denied
+    from lines as l
+    join remittances as r
+        on (r.claim_id = l.claim_id or r.payer_claim_control_number = l.claim_id)
+        and r.procedure_code = l.procedure_code
+        and r.service_date between l.service_from_date and l.service_to_date
+    group by all
+)
+
 , members as (
     select member_id, min(person_id) as person_id
     from core.persons
@@ -89,10 +120,19 @@ select
     , l.received_date
     , l.adjudicated_date
     , coalesce(by_procedure.level_of_care, by_revenue.level_of_care) as level_of_care
+    , rm.remitted_paid_amount
+    , case
+        when rm.claim_id is null then null
+        when rm.all_denied then 'denied'
+        when rm.has_reversal and rm.remitted_paid_amount <= 0 then 'reversed'
+        when rm.remitted_paid_amount > 0 then 'paid'
+        else 'adjudicated'
+    end as remittance_status
     , l._source_file as source_file
 from lines as l
 join final_versions as f on f.claim_id = l.claim_id and f.claim_frequency_code <> '8'
 left join members as m on m.member_id = l.member_id
+left join remitted as rm on rm.claim_id = l.claim_id and rm.line_number = l.line_number
 left join seeds.level_of_care_codes as by_procedure
     on by_procedure.code_system = 'hcpcs' and by_procedure.code = l.procedure_code
 left join seeds.level_of_care_codes as by_revenue
