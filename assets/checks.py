@@ -18,8 +18,8 @@ from dagster import (
 )
 
 from assets.models import model_key
-from iop.models import _REFERENCE
 from iop import validation
+from iop.models import _REFERENCE
 from pipelines.resources import WarehouseResource
 
 

@@ -11,6 +11,7 @@ import duckdb
 
 from iop.settings import Settings
 
+
 def summarize(marts_path: Path) -> str:
     con = duckdb.connect(str(marts_path), read_only=True)
     try:

@@ -1,9 +1,9 @@
 """Schedules and sensors: a landing sensor for new files, a nightly full refresh."""
 
 from dagster import (
+    DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    DagsterInstance,
     RunRequest,
     ScheduleDefinition,
     SensorEvaluationContext,

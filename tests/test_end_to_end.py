@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import TEST_KEY, query
 
 CLIENTS = 400

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import duckdb
-
 from conftest import materialize, query
 
 

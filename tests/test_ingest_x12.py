@@ -4,7 +4,6 @@ the reason — and one bad file does not stop the others."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from datetime import date
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import TEST_KEY
 
 from iop.models import discover
-from conftest import TEST_KEY
 
 # every mart the project defines (sql/marts/*.sql), in name order
 MARTS = tuple(sorted(m.name for m in discover().values() if m.layer == "marts"))

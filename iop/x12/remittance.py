@@ -29,7 +29,7 @@ REMITTANCE_COLUMNS: tuple[str, ...] = (
     "payment_date",  # BPR16
 )
 # REMITTANCE_LAYOUT_CHECK: the raw layout the ingest writes these lines under.
-assert REMITTANCE_COLUMNS == next(x for x in LAYOUTS if x.name == "remittance_835").columns
+assert next(x for x in LAYOUTS if x.name == "remittance_835").columns == REMITTANCE_COLUMNS
 CAS_TRIPLETS = range(2, 20, 3)  # CAS02/03/04, CAS05/06/07, ... CAS17/18/19
 
 
