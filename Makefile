@@ -6,14 +6,19 @@ STAMP := $(VENV)/.installed
 export IOP_DATA_DIR ?= $(CURDIR)/data
 SIZE ?= S
 
-.PHONY: demo test bench dev lint clean
+.PHONY: demo test bench dev lint docs manifest clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	$(BIN)/python -m iop.dbt_project
 	touch $(STAMP)
+
+## The dbt manifest (target/manifest.json), from the models, seeds and macros in sql/.
+manifest: $(STAMP)
+	$(BIN)/python -m iop.dbt_project
 
 ## Generate sample data (about 2,000 clients), materialize every asset, print the marts' summary.
 demo: $(STAMP)
@@ -33,8 +38,13 @@ dev: $(STAMP)
 	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/python -c "from pathlib import Path; from iop.runner import dagster_instance; dagster_instance(Path('$(IOP_DATA_DIR)'))" ; \
 	IOP_DEMO=$${IOP_DEMO:-1} DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
 
+## dbt's static docs site (models, columns, lineage graph) under $(IOP_DATA_DIR)/docs/.
+docs: $(STAMP)
+	cd $(CURDIR) && $(BIN)/dbt docs generate --profiles-dir . --target-path $(IOP_DATA_DIR)/docs --static
+	@echo "Open $(IOP_DATA_DIR)/docs/static_index.html"
+
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache target

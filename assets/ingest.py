@@ -1,5 +1,5 @@
-"""Ingest assets: landed files → raw Parquet (one dynamic partition per file content), the
-landed-file registry in the warehouse, and the seed value sets."""
+"""Ingest assets: landed files → raw Parquet (one dynamic partition per file content), and the raw
+layer in the warehouse that dbt reads as sources (registry, raw.<layout> views, site value sets)."""
 
 from dagster import (
     AssetExecutionContext,
@@ -10,12 +10,11 @@ from dagster import (
     asset,
 )
 
-from iop import ingest, warehouse
-from pipelines.resources import WarehouseResource
+from assets.dbt import REGISTRY_KEY
+from iop import ingest
+from iop.settings import IopSettings
 
-SEEDS_KEY = AssetKey(["seeds", "value_sets"])
 RAW_FILES_KEY = AssetKey(["raw", "landed_files"])
-REGISTRY_KEY = AssetKey(["audit", "landed_files"])
 
 # One partition per landed file, keyed by the SHA-256 of its content.
 landed_files_partitions = DynamicPartitionsDefinition(name="landed_files")
@@ -35,14 +34,14 @@ landed_files_partitions = DynamicPartitionsDefinition(name="landed_files")
     ),
 )
 def raw_landed_files(
-    context: AssetExecutionContext, warehouse_db: WarehouseResource
+    context: AssetExecutionContext, settings: IopSettings
 ) -> MaterializeResult:
     wanted = set(context.partition_keys)
-    files = [f for f in ingest.scan_landing(warehouse_db.settings) if f.sha256 in wanted]
+    files = [f for f in ingest.scan_landing(settings) if f.sha256 in wanted]
     missing = wanted - {f.sha256 for f in files}
     if missing:
         context.log.warning(f"{len(missing)} partition(s) no longer in the landing folder")
-    report = ingest.ingest_files(warehouse_db.settings, files)
+    report = ingest.ingest_files(settings, files)
     for name, reason in report.rejected.items():
         context.log.warning(f"rejected file {name}: {reason}")
     for warning in report.warnings:
@@ -57,22 +56,22 @@ def raw_landed_files(
     kinds={"duckdb"},
     pool="duckdb_warehouse",
     description=(
-        "audit.landed_files: one row per landed file content (hash, feed, layout, rows read, "
-        "status, rejection reason, warnings), and the raw.<layout> views over the ingested "
-        "Parquet files. Ingests first any landed file that no partition run has taken yet."
+        "The raw layer dbt reads: raw.registry, one row per landed file content (hash, feed, "
+        "layout, rows read, status, rejection reason, warnings); the raw.<layout> views over the "
+        "ingested Parquet files; raw.site_<seed>, the site's value-set additions from "
+        "$IOP_DATA_DIR/seeds/. Ingests first any landed file that no partition run has taken yet."
     ),
 )
 def landed_files_registry(
-    context: AssetExecutionContext, warehouse_db: WarehouseResource
+    context: AssetExecutionContext, settings: IopSettings
 ) -> MaterializeResult:
-    settings = warehouse_db.settings
     report = ingest.ingest_files(settings, ingest.scan_landing(settings))
     for name, reason in report.rejected.items():
         context.log.warning(f"rejected file {name}: {reason}")
-    with warehouse_db.connect() as con:
+    with settings.connect() as con:
         registered = ingest.sync_registry(con, settings)
         by_status = dict(
-            con.execute("select status, count(*) from audit.landed_files group by 1").fetchall()
+            con.execute("select status, count(*) from raw.registry group by 1").fetchall()
         )
     return MaterializeResult(
         metadata={
@@ -81,19 +80,3 @@ def landed_files_registry(
             **{f"files_{status}": n for status, n in by_status.items()},
         }
     )
-
-
-@asset(
-    key=SEEDS_KEY,
-    group_name="seeds",
-    kinds={"duckdb", "csv"},
-    pool="duckdb_warehouse",
-    description=(
-        "Value sets from sql/seeds/*.csv (billing codes, code maps, TEDS-D bins) as seeds.*, "
-        "plus site additions from $IOP_DATA_DIR/seeds/*.csv."
-    ),
-)
-def value_sets(warehouse_db: WarehouseResource) -> MaterializeResult:
-    with warehouse_db.connect() as con:
-        counts = warehouse.load_seeds(con, warehouse_db.settings.data_dir / "seeds")
-    return MaterializeResult(metadata={f"rows_{name}": n for name, n in counts.items()})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from iop.settings import Settings
+from iop.settings import IopSettings
 
 
 def summarize(marts_path: Path) -> str:
@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("IOP_DEMO", "1")  # allows the built-in demo pseudonym key
-    settings = Settings.from_env()
+    settings = IopSettings.from_env()
     started = time.perf_counter()
     landing = settings.landing_dir
     if not any(landing.rglob("*.csv")) if landing.exists() else True:
         from iop.generator import generate
 
-        print(f"Generating sample data for {args.clients:,} clients into {settings.data_dir} ...")
-        summary = generate(settings.data_dir, clients=args.clients, seed=args.seed)
+        print(f"Generating sample data for {args.clients:,} clients into {settings.data_path} ...")
+        summary = generate(settings.data_path, clients=args.clients, seed=args.seed)
         print(f"  {summary.line()}")
     else:
         print(f"Landing folder {landing} already has files: using them.")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Materializing every asset (ingest, staging, core, marts, checks, publication) ...")
     result = run_full_refresh(
-        dagster_instance(settings.data_dir), raise_on_error=False, log_level="WARNING"
+        dagster_instance(settings.data_path), raise_on_error=False, log_level="WARNING"
     )
     elapsed = time.perf_counter() - started
     if not result.success:

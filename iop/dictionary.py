@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import yaml
+
+from iop import dbt_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MARTS_SQL_DIR = PROJECT_ROOT / "sql" / "marts"
 MARKDOWN_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 REGENERATE = "python -m iop.dictionary --database PATH --out docs/data_dictionary.md"
 
@@ -127,56 +127,44 @@ def _values(raw, where: str) -> tuple[tuple[str, str], ...]:
     raise DictionaryError(f"{where}.values: expected a mapping or a list")
 
 
-def parse(document: Mapping, name: str, path: Path | None = None) -> MartDoc:
-    where = str(path or name)
-    if not isinstance(document, Mapping):
-        raise DictionaryError(f"{where}: expected a mapping at the top level")
-    unknown = set(document) - {"description", "grain", "columns"}
-    if unknown:
-        raise DictionaryError(f"{where}: unknown keys {sorted(unknown)}")
-    columns_raw = document.get("columns")
-    if not isinstance(columns_raw, Mapping) or not columns_raw:
-        raise DictionaryError(f"{where}: `columns` must map every output column to its doc")
+def from_node(node: Mapping) -> MartDoc:
+    """A model's docs from its dbt manifest node (written in sql/<layer>/<model>.yml)."""
+    where = node.get("patch_path") or node["original_file_path"]
     columns = []
-    for column, spec in columns_raw.items():
+    for column, spec in (node.get("columns") or {}).items():
         at = f"{where}: column {column}"
-        if not isinstance(spec, Mapping):
-            raise DictionaryError(f"{at}: expected a mapping with type and description")
-        unknown = set(spec) - {"type", "description", "unit", "values"}
-        if unknown:
-            raise DictionaryError(f"{at}: unknown keys {sorted(unknown)}")
+        meta = spec.get("meta") or {}
         columns.append(
             ColumnDoc(
                 name=str(column),
-                type=_text(spec.get("type"), f"{at}.type").upper(),
+                type=_text(spec.get("data_type"), f"{at}.data_type").upper(),
                 description=_text(spec.get("description"), f"{at}.description"),
-                unit=_text(spec["unit"], f"{at}.unit") if spec.get("unit") is not None else None,
-                values=_values(spec.get("values"), at),
+                unit=_text(meta["unit"], f"{at}.unit") if meta.get("unit") is not None else None,
+                values=_values(meta.get("values"), at),
             )
         )
+    if not columns:
+        raise DictionaryError(f"{where}: `columns` must document every output column")
+    meta = node.get("meta") or {}
     return MartDoc(
-        name=name,
-        description=_text(document.get("description"), f"{where}: description"),
-        grain=_text(document.get("grain"), f"{where}: grain"),
+        name=node["alias"],
+        description=_text(node.get("description"), f"{where}: description"),
+        grain=_text(meta.get("grain"), f"{where}: meta.grain"),
         columns=tuple(columns),
-        path=path,
+        path=PROJECT_ROOT / str(where).removeprefix("iop://"),
     )
 
 
-def sidecar_path(mart: str) -> Path:
-    return MARTS_SQL_DIR / f"{mart}.yml"
-
-
 def load(mart: str) -> MartDoc:
-    path = sidecar_path(mart)
-    if not path.exists():
-        raise DictionaryError(f"no data dictionary sidecar for marts.{mart}: create {path}")
-    return parse(yaml.safe_load(path.read_text()), mart, path)
+    try:
+        return from_node(dbt_project.model_node(f"marts.{mart}"))
+    except KeyError:
+        raise DictionaryError(f"no model builds marts.{mart}") from None
 
 
 def load_all() -> dict[str, MartDoc]:
-    """Every sidecar beside a mart SQL file, by mart name (sorted)."""
-    return {path.stem: load(path.stem) for path in sorted(MARTS_SQL_DIR.glob("*.yml"))}
+    """The docs of every mart model, by mart name (sorted)."""
+    return {m.table_name: load(m.table_name) for m in dbt_project.models("marts")}
 
 
 def _literal(text: str) -> str:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from iop import warehouse
 from iop.readers import RejectedFile, convert_to_raw_parquet
-from iop.settings import FEEDS, Settings
+from iop.settings import FEEDS, IopSettings
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -65,7 +65,7 @@ class IngestReport:
         }
 
 
-def registry_dir(settings: Settings) -> Path:
+def registry_dir(settings: IopSettings) -> Path:
     return settings.raw_dir / "_registry"
 
 
@@ -84,7 +84,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def scan_landing(settings: Settings) -> list[LandedFile]:
+def scan_landing(settings: IopSettings) -> list[LandedFile]:
     """Every file in the landing folders with its content hash (cached by path, size, mtime)."""
     cache_path = registry_dir(settings) / "_hash_cache.json"
     try:
@@ -112,11 +112,11 @@ def scan_landing(settings: Settings) -> list[LandedFile]:
     return files
 
 
-def is_ingested(settings: Settings, sha256: str) -> bool:
+def is_ingested(settings: IopSettings, sha256: str) -> bool:
     return (registry_dir(settings) / f"{sha256}.json").exists()
 
 
-def ingest_file(settings: Settings, landed: LandedFile) -> dict:
+def ingest_file(settings: IopSettings, landed: LandedFile) -> dict:
     """Convert one landed file to raw Parquet and register it; a rejected file is registered too."""
     entry = {
         "file_sha256": landed.sha256,
@@ -159,7 +159,7 @@ def ingest_file(settings: Settings, landed: LandedFile) -> dict:
     return entry
 
 
-def ingest_files(settings: Settings, files: list[LandedFile]) -> IngestReport:
+def ingest_files(settings: IopSettings, files: list[LandedFile]) -> IngestReport:
     """Ingest every file not ingested before; a content already seen under another name is skipped.
 
     Files convert concurrently (pyarrow and DuckDB release the GIL); each writes only its own
@@ -188,20 +188,21 @@ def ingest_files(settings: Settings, files: list[LandedFile]) -> IngestReport:
     return report
 
 
-def registry_entries(settings: Settings) -> list[dict]:
+def registry_entries(settings: IopSettings) -> list[dict]:
     folder = registry_dir(settings)
     if not folder.is_dir():
         return []
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.name[0] != "_"]
 
 
-def sync_registry(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """audit.landed_files ← the registry entries; raw.<layout> views ← the ingested files."""
+def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
+    """raw.registry ← the registry entries; raw.<layout> views ← the ingested files;
+    raw.site_<seed> ← the site's value-set additions. The only writer of the raw schema."""
     frame = pd.DataFrame(registry_entries(settings), columns=list(REGISTRY_COLUMNS))
     con.register("registry_frame", frame)
     con.execute(
         """
-        create or replace table audit.landed_files as
+        create or replace table raw.registry as
         select
             file_sha256::varchar as file_sha256
             , feed::varchar as feed
@@ -209,9 +210,6 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             , source_file::varchar as source_file
             , file_bytes::bigint as file_bytes
             , rows_read::bigint as rows_read
-            , null::bigint as rows_accepted
-            , null::bigint as rows_quarantined
-            , null::bigint as rows_superseded
             , case
                 when status = 'ingested' and row_number() over (
                     partition by source_file order by landed_at desc, ingested_at desc
@@ -229,5 +227,6 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     )
     con.unregister("registry_frame")
     warehouse.refresh_raw_views(con, settings)
+    warehouse.refresh_site_seeds(con, settings)
     return len(frame)
 

@@ -16,8 +16,12 @@ def pseudonymize(value: str, key: bytes) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def arrow_pseudonymizer(key: bytes):
-    """A vectorized DuckDB UDF body: arrow string array in, arrow string array out."""
+def register_pseudonymizer(con) -> None:
+    """`pseudonymize(text)` on a DuckDB connection: HMAC-SHA256 with IOP_PSEUDONYM_KEY, vectorized
+    over Arrow arrays. Fails here, with a clear message, when no key is configured."""
+    from iop.settings import pseudonym_key
+
+    key = pseudonym_key()
 
     def udf(values: pa.Array) -> pa.Array:
         return pa.array(
@@ -25,4 +29,4 @@ def arrow_pseudonymizer(key: bytes):
             type=pa.string(),
         )
 
-    return udf
+    con.create_function("pseudonymize", udf, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)

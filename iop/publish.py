@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 
 from iop import dictionary
-from iop.settings import Settings
+from iop.settings import IopSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def parquet_temporary(parquet_dir: Path, table: str, token: str) -> Path:
     return parquet_dir / f".{table}.parquet.{token}.tmp"
 
 
-def leftover_temporaries(settings: Settings) -> list[Path]:
+def leftover_temporaries(settings: IopSettings) -> list[Path]:
     """Temporary files a killed publication left behind (database, its WAL, Parquet)."""
     target = settings.marts_path
     database = re.compile(rf"\.{re.escape(target.name)}\.{_TOKEN.pattern}\.tmp(\.wal)?")
@@ -110,7 +110,7 @@ def leftover_temporaries(settings: Settings) -> list[Path]:
     return sorted(found)
 
 
-def remove_leftovers(settings: Settings) -> list[Path]:
+def remove_leftovers(settings: IopSettings) -> list[Path]:
     removed = []
     for path in leftover_temporaries(settings):
         try:
@@ -183,7 +183,7 @@ def _write_publication(
     return counts
 
 
-def publish_marts(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
+def publish_marts(con: duckdb.DuckDBPyConnection, settings: IopSettings, run_id: str) -> dict:
     """Publish every marts.* table of the working database `con`; see the module docstring."""
     tables = mart_tables(con)
     if not tables:

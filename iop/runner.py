@@ -37,12 +37,12 @@ def run_full_refresh(
 ) -> ExecuteInProcessResult:
     from pipelines.automation import PARTITIONS, partition_range_tags, pending_file_keys
     from pipelines.definitions import defs
-    from pipelines.resources import WarehouseResource
+    from iop.settings import IopSettings
 
     instance = instance or DagsterInstance.ephemeral()
-    resource = WarehouseResource.from_env()
+    settings = IopSettings.from_env()
     known = set(instance.get_dynamic_partitions(PARTITIONS))
-    keys = pending_file_keys(resource.settings, known)
+    keys = pending_file_keys(settings, known)
     tags: dict[str, str] = {}
     if keys:
         instance.add_dynamic_partitions(PARTITIONS, [k for k in keys if k not in known])
@@ -52,7 +52,7 @@ def run_full_refresh(
         job = defs.resolve_job_def("iop_full_refresh")
     return job.execute_in_process(
         instance=instance,
-        resources={"warehouse_db": resource},
+        resources={"settings": settings},
         raise_on_error=raise_on_error,
         tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},

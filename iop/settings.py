@@ -1,4 +1,9 @@
-"""Settings read from the environment, in one place (documented in `.env.example`).
+"""The pipeline's configuration, declared once: a Dagster resource read from the environment.
+
+Every setting is a field of `IopSettings` with its environment variable beside it (documented in
+`.env.example`). Dagster gets the resource from `IopSettings.from_env()` with `EnvVar`s, so the UI
+shows variable names, never the secret; the dbt project gets the rule parameters as dbt vars
+(`dbt_vars`) and reads the paths from the same variables in `profiles.yml`.
 
 Everything the pipeline writes lives under `IOP_DATA_DIR` (default `./data`):
 
@@ -11,9 +16,13 @@ Everything the pipeline writes lives under `IOP_DATA_DIR` (default `./data`):
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource, EnvVar
 
 FEEDS = ("attendance", "roster", "census", "claims")
 
@@ -25,43 +34,98 @@ class MissingPseudonymKey(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
+class IopSettings(ConfigurableResource):
+    """Where the data lives, DuckDB's resources and the rule parameters of the models."""
+
+    data_dir: str = "data"
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     episode_gap_days: int = 30
     transition_window_days: int = 30
 
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            data_dir=Path(os.environ.get("IOP_DATA_DIR", "data")).resolve(),
-            duckdb_memory_limit=os.environ.get("IOP_DUCKDB_MEMORY_LIMIT", "4GB"),
-            duckdb_threads=int(os.environ.get("IOP_DUCKDB_THREADS", os.cpu_count() or 2)),
-            episode_gap_days=int(os.environ.get("IOP_EPISODE_GAP_DAYS", 30)),
-            transition_window_days=int(os.environ.get("IOP_TRANSITION_WINDOW_DAYS", 30)),
-        )
+    def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
+        """Settings from the environment (ENVIRONMENT below; defaults where a variable is unset).
+        `as_env_vars` gives Dagster `EnvVar`s resolved at run time (what definitions.py uses)."""
+        values: dict[str, Any] = {"duckdb_threads": os.cpu_count() or 2}
+        for field, variable in ENVIRONMENT.items():
+            if variable not in os.environ:
+                continue
+            integer = isinstance(cls.model_fields[field].default, int)
+            if as_env_vars:
+                values[field] = EnvVar.int(variable) if integer else EnvVar(variable)
+            else:
+                values[field] = int(os.environ[variable]) if integer else os.environ[variable]
+        return cls(**values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
 
     @property
     def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+        return self.data_path / "landing"
 
     @property
     def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
+        return self.data_path / "raw"
+
+    @property
+    def site_seeds_dir(self) -> Path:
+        return self.data_path / "seeds"
 
     @property
     def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse.duckdb"
+        return self.data_path / "warehouse.duckdb"
 
     @property
     def marts_path(self) -> Path:
-        return self.data_dir / "marts.duckdb"
+        return self.data_path / "marts.duckdb"
 
     @property
     def marts_parquet_dir(self) -> Path:
-        return self.data_dir / "marts"
+        return self.data_path / "marts"
+
+    def dbt_vars(self) -> dict[str, int]:
+        """The rule parameters as dbt vars (only those that differ from dbt_project.yml's
+        defaults, so a default run reuses the prepared manifest without re-parsing)."""
+        defaults = type(self)()
+        return {
+            name: getattr(self, name)
+            for name in ("episode_gap_days", "transition_window_days")
+            if getattr(self, name) != getattr(defaults, name)
+        }
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment dbt reads in profiles.yml, from these settings."""
+        return {
+            "IOP_DATA_DIR": str(self.data_path),
+            "IOP_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "IOP_DUCKDB_THREADS": str(self.duckdb_threads),
+        }
+
+    @contextlib.contextmanager
+    def connect(
+        self, *, read_only: bool = False, pseudonyms: bool = False
+    ) -> Iterator[Any]:
+        """A connection to the working database, closed on exit (dbt needs the file free)."""
+        from iop import warehouse
+
+        with warehouse.connect(self, read_only=read_only) as con:
+            if pseudonyms:
+                from iop.pseudonym import register_pseudonymizer
+
+                register_pseudonymizer(con)
+            yield con
+
+
+ENVIRONMENT = {
+    "data_dir": "IOP_DATA_DIR",
+    "duckdb_memory_limit": "IOP_DUCKDB_MEMORY_LIMIT",
+    "duckdb_threads": "IOP_DUCKDB_THREADS",
+    "episode_gap_days": "IOP_EPISODE_GAP_DAYS",
+    "transition_window_days": "IOP_TRANSITION_WINDOW_DAYS",
+}
 
 
 def pseudonym_key() -> bytes:

@@ -1,4 +1,5 @@
-"""The working DuckDB database: connections, schemas, seeds and raw-layer views."""
+"""The working DuckDB database: connections, schemas and the raw layer dbt reads as sources
+(raw.registry, one raw.<layout> view per source layout, raw.site_<seed> value-set additions)."""
 
 from __future__ import annotations
 
@@ -9,39 +10,24 @@ from pathlib import Path
 import duckdb
 
 from iop.layouts import LAYOUTS
-from iop.pseudonym import arrow_pseudonymizer
-from iop.settings import Settings, pseudonym_key
+from iop.settings import IopSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_ROOT / "sql"
 SEEDS_DIR = SQL_DIR / "seeds"
-SCHEMAS = ("raw", "seeds", "staging", "core", "marts", "audit")
+SCHEMAS = ("raw", "audit")
 LINEAGE_COLUMNS = ("_source_file", "_file_sha256", "_row_number", "_landed_at")
 
 
-def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Resource limits, rule parameters as SQL variables, and the pseudonym function."""
+def configure(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> None:
+    """Resource limits, as dbt's profile sets them."""
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     con.execute(f"set threads = {int(settings.duckdb_threads)}")
-    con.execute(f"set variable episode_gap_days = {int(settings.episode_gap_days)}")
-    con.execute(f"set variable transition_window_days = {int(settings.transition_window_days)}")
-
-
-def register_pseudonymizer(con: duckdb.DuckDBPyConnection) -> None:
-    """`pseudonymize(text)`: HMAC-SHA256 with IOP_PSEUDONYM_KEY (errors clearly when unset)."""
-    con.create_function(
-        "pseudonymize",
-        arrow_pseudonymizer(pseudonym_key()),
-        ["VARCHAR"],
-        "VARCHAR",
-        type="arrow",
-        side_effects=False,
-    )
 
 
 @contextlib.contextmanager
-def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def connect(settings: IopSettings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
     try:
         configure(con, settings)
@@ -53,59 +39,43 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """The schemas Python writes (dbt creates its own): raw (registry, views) and audit
+    (check results)."""
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    con.execute(
-        """
-        create table if not exists audit.landed_files (
-            file_sha256 varchar primary key
-            , feed varchar not null
-            , layout varchar
-            , source_file varchar not null
-            , file_bytes bigint
-            , rows_read bigint
-            , rows_accepted bigint
-            , rows_quarantined bigint
-            , rows_superseded bigint
-            , status varchar not null
-            , error varchar
-            , warnings varchar
-            , raw_path varchar
-            , landed_at timestamp
-            , ingested_at timestamp
-        )
-        """
-    )
-    con.execute((SQL_DIR / "macros.sql").read_text())
     from iop.validation import CHECK_RESULTS_DDL  # local: validation imports this module
 
     con.execute(CHECK_RESULTS_DDL)
 
 
-def load_seeds(con: duckdb.DuckDBPyConnection, local_dir: Path | None = None) -> dict[str, int]:
-    """Every CSV in sql/seeds becomes table seeds.<stem>, all text (codes keep leading zeros).
+def _listing(paths: list[str]) -> str:
+    return ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
 
-    A site adds or fixes codes without editing the repository by dropping a CSV of the same name
-    and columns into `$IOP_DATA_DIR/seeds/`: its rows are added to the shipped ones (e.g. a
-    vendor's new attendance status in source_code_map.csv), and the next refresh re-processes
-    quarantined rows with them.
+
+def refresh_site_seeds(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> dict[str, int]:
+    """raw.site_<seed>: the rows a site adds to a shipped value set, from
+    `$IOP_DATA_DIR/seeds/<seed>.csv` (same columns, all text); empty when the site has none.
+
+    A site adds or fixes codes without editing the repository (e.g. a vendor's new attendance
+    status in source_code_map.csv); the next refresh re-processes quarantined rows with them.
     """
     counts = {}
-    for path in sorted(SEEDS_DIR.glob("*.csv")):
-        sources = [path]
-        if local_dir is not None and (local_dir / path.name).is_file():
-            sources.append(local_dir / path.name)
-        listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in sources)
-        con.execute(
-            f"create or replace table seeds.{path.stem} as "
-            f"select * from read_csv([{listing}], header = true, all_varchar = true, union_by_name = true)"
+    for shipped in sorted(SEEDS_DIR.glob("*.csv")):
+        site = settings.site_seeds_dir / shipped.name
+        source = site if site.is_file() else shipped
+        relation = (
+            f"read_csv({_listing([str(source)])}, header = true, all_varchar = true)"
         )
-        counts[path.stem] = con.execute(f"select count(*) from seeds.{path.stem}").fetchall()[0][0]
+        limit = "" if site.is_file() else " limit 0"
+        con.execute(f"create or replace table raw.site_{shipped.stem} as select * from {relation}{limit}")
+        counts[shipped.stem] = con.execute(
+            f"select count(*) from raw.site_{shipped.stem}"
+        ).fetchone()[0]
     return counts
 
 
 def refresh_raw_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings, feed: str | None = None
+    con: duckdb.DuckDBPyConnection, settings: IopSettings, feed: str | None = None
 ) -> None:
     """raw.<layout> reads every ingested Parquet file of that layout; empty when there is none.
 
@@ -117,16 +87,15 @@ def refresh_raw_views(
         paths = [
             row[0]
             for row in con.execute(
-                "select raw_path from audit.landed_files "
+                "select raw_path from raw.registry "
                 "where layout = ? and status = 'ingested' order by raw_path",
                 [layout.name],
             ).fetchall()
         ]
         if paths:
-            listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
             con.execute(
                 f"create or replace view raw.{layout.name} as "
-                f"select * from read_parquet([{listing}], union_by_name = true)"
+                f"select * from read_parquet([{_listing(paths)}], union_by_name = true)"
             )
         else:
             columns = ", ".join(f"null::varchar as {c}" for c in layout.columns)

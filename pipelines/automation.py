@@ -14,15 +14,14 @@ from dagster import (
 
 from assets.ingest import landed_files_partitions
 from iop import ingest
-from iop.settings import Settings
+from iop.settings import IopSettings
 from pipelines.jobs import full_refresh_job, ingest_landed_files_job
 from pipelines.partitions import NIGHTLY_REFRESH_CRON, NIGHTLY_REFRESH_TIMEZONE
-from pipelines.resources import WarehouseResource
 
 PARTITIONS = landed_files_partitions.name
 
 
-def pending_file_keys(settings: Settings, known: set[str]) -> list[str]:
+def pending_file_keys(settings: IopSettings, known: set[str]) -> list[str]:
     """Content hashes of landed files that are neither ingested nor already a partition."""
     keys: list[str] = []
     for landed in ingest.scan_landing(settings):
@@ -50,9 +49,9 @@ def partition_range_tags(instance: DagsterInstance, keys: list[str]) -> dict[str
     description="Each new file in $IOP_DATA_DIR/landing/<feed>/ becomes a partition (its SHA-256) "
     "of raw/landed_files; one run ingests the new files and refreshes the marts.",
 )
-def landing_sensor(context: SensorEvaluationContext, warehouse_db: WarehouseResource):
+def landing_sensor(context: SensorEvaluationContext, settings: IopSettings):
     known = set(context.instance.get_dynamic_partitions(PARTITIONS))
-    keys = pending_file_keys(warehouse_db.settings, known)
+    keys = pending_file_keys(settings, known)
     if not keys:
         return SkipReason("no new landed files")
     # New keys are appended to the partition order, so they form one contiguous range.

@@ -3,18 +3,18 @@
 from dagster import Definitions
 
 from assets.checks import suite_checks
-from assets.ingest import landed_files_registry, raw_landed_files, value_sets
-from assets.models import model_assets
+from assets.dbt import dbt_core_and_marts, dbt_resource, dbt_staging
+from assets.ingest import landed_files_registry, raw_landed_files
 from assets.publish import marts_publication
+from iop.settings import IopSettings
 from pipelines.automation import landing_sensor, nightly_full_refresh
 from pipelines.jobs import full_refresh_job, ingest_landed_files_job
-from pipelines.resources import WarehouseResource
 
 defs = Definitions(
-    assets=[raw_landed_files, landed_files_registry, value_sets, *model_assets, marts_publication],
+    assets=[raw_landed_files, landed_files_registry, dbt_staging, dbt_core_and_marts, marts_publication],
     asset_checks=suite_checks,
     jobs=[ingest_landed_files_job, full_refresh_job],
     schedules=[nightly_full_refresh],
     sensors=[landing_sensor],
-    resources={"warehouse_db": WarehouseResource.from_env()},
+    resources={"settings": IopSettings.from_env(as_env_vars=True), "dbt": dbt_resource()},
 )

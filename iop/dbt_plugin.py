@@ -1,0 +1,15 @@
+"""dbt-duckdb plugin (profiles.yml `plugins`): registers `pseudonymize(text)` on every connection
+dbt opens, so models compute person keys without the key ever appearing in SQL, compiled files or
+dbt's logs. The key is read from the environment when the connection opens (iop.settings)."""
+
+from __future__ import annotations
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+
+from iop.pseudonym import register_pseudonymizer
+
+
+class Plugin(BasePlugin):
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        register_pseudonymizer(conn)

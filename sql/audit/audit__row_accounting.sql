@@ -1,0 +1,37 @@
+-- Row accounting per landed file: rows read = rows accepted + rows quarantined, exactly; a file
+-- superseded by a corrected re-export under the same name accounts all its rows as superseded.
+-- Grain: one row per landed file content (rejected whole files included, with zero rows staged).
+with staged as (
+    select _file_sha256 as file_sha256, count(*) as rows_accepted
+    from (
+        select _file_sha256 from {{ ref('staging__attendance') }}
+        union all select _file_sha256 from {{ ref('staging__census') }}
+        union all select _file_sha256 from {{ ref('staging__roster') }}
+        union all select _file_sha256 from {{ ref('staging__claims') }}
+        union all select _file_sha256 from {{ ref('staging__remittance_835') }} where _rule is null
+    )
+    group by 1
+)
+
+, quarantined as (
+    select file_sha256, count(*) as rows_quarantined
+    from {{ ref('audit__quarantine') }}
+    group by 1
+)
+
+select
+    f.file_sha256
+    , f.feed
+    , f.layout
+    , f.source_file
+    , f.status
+    , f.error
+    , coalesce(f.rows_read, 0) as rows_read
+    , coalesce(s.rows_accepted, 0) as rows_accepted
+    , coalesce(q.rows_quarantined, 0) as rows_quarantined
+    , case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as rows_superseded
+    , coalesce(f.rows_read, 0) = coalesce(s.rows_accepted, 0) + coalesce(q.rows_quarantined, 0)
+        + case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as reconciled
+from {{ source('raw', 'registry') }} as f
+left join staged as s on s.file_sha256 = f.file_sha256
+left join quarantined as q on q.file_sha256 = f.file_sha256

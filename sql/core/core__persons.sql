@@ -1,0 +1,99 @@
+-- One row per person: every roster client, plus every claims member whom no roster client links
+-- to (claims with no client still count as their own persons).
+-- Grain: one row per person_id. person_id is `client:<client id>` or `member:<payer>:<member id>`;
+-- person_key is its keyed HMAC-SHA256 pseudonym, the only person identifier the marts carry.
+-- Race and ethnicity are mapped to the OMB SPD 15 (2024) categories (see sql/seeds/README.md).
+with latest_roster as (
+    select *
+    from {{ ref('staging__roster') }}
+    qualify row_number() over (
+        partition by client_id order by _landed_at desc, _source_file desc, _row_number desc
+    ) = 1
+)
+
+, race_selections as (
+    select client_id, unnest(string_split(coalesce(race, ''), '|')) as race_value
+    from latest_roster
+)
+
+, race_categories as (
+    select
+        s.client_id
+        , count(distinct m.omb_category) filter (
+            where m.omb_category not in ('Other race', 'Unknown')
+        ) as known_categories
+        , min(m.omb_category) filter (
+            where m.omb_category not in ('Other race', 'Unknown')
+        ) as only_category
+        , bool_or(m.omb_category = 'Other race') as chose_other
+    from race_selections as s
+    left join {{ value_set('race_ethnicity_map') }} as m on upper(m.source_value) = upper(trim(s.race_value))
+    group by s.client_id
+)
+
+, clients as (
+    select
+        'client:' || r.client_id as person_id
+        , 'ehr' as person_source
+        , r.client_id
+        , r.member_id
+        , coalesce(r.payer, 'Unknown') as payer
+        , r.birth_date
+        , r.sex
+        , case
+            when upper(r.ethnicity) = 'HISPANIC OR LATINO' then 'Hispanic or Latino'
+            when rc.known_categories > 1 then 'Multiracial'
+            when rc.known_categories = 1 then rc.only_category
+            when rc.chose_other then 'Other race'
+            else 'Unknown'
+        end as race_ethnicity
+        , r.first_name
+        , r.last_name
+        , r.zip
+    from latest_roster as r
+    left join race_categories as rc on rc.client_id = r.client_id
+)
+
+, claims_members as (
+    select member_id, arg_max(payer, received_date) as payer
+    from {{ ref('staging__claims') }}
+    where member_id not in (select member_id from clients where member_id is not null)
+    group by member_id
+)
+
+, members as (
+    select
+        'member:' || coalesce(payer, 'Unknown') || ':' || member_id as person_id
+        , 'claims' as person_source
+        , null::varchar as client_id
+        , member_id
+        , coalesce(payer, 'Unknown') as payer
+        , null::date as birth_date
+        , 'U' as sex
+        , 'Unknown' as race_ethnicity
+        , null::varchar as first_name
+        , null::varchar as last_name
+        , null::varchar as zip
+    from claims_members
+)
+
+, persons as (
+    select * from clients
+    union all
+    select * from members
+)
+
+select
+    person_id
+    , pseudonymize(person_id) as person_key
+    , person_source
+    , client_id
+    , member_id
+    , payer
+    , birth_date
+    , sex
+    , race_ethnicity
+    , first_name
+    , last_name
+    , zip
+from persons

@@ -1,0 +1,205 @@
+-- Attendance against billing, by person-day: for each EHR client and day, whether a session was
+-- attended at a level of care (core.sessions) and whether the provider's own final claim lines
+-- (core.claim_lines, classified to a level) cover that day at that level; with totals by month x
+-- program x level of care. Two row types, told apart by `grain`: 'person_day' rows (status
+-- attended_and_billed, attended_not_billed, billed_not_attended, or attended_no_member_id for
+-- clients without a payer member id, who cannot be billed) and 'program_month' total rows
+-- (program and level 'All' = every one).
+-- Own billing NPIs: the data has no provider master, so a billing NPI is the provider's own when
+-- more than half of the distinct person-days its classified lines cover for EHR clients are days
+-- on which that client attended an EHR session (at any level). Lines of other NPIs (a client's
+-- therapist elsewhere, a residential stay) are neither billing nor billing errors of the program.
+-- Only EHR clients (core.persons.person_source = 'ehr') are reconciled; clients without a roster
+-- row have no person key and are left out, as in marts.episodes.
+-- Grain: one row per person x service day x level of care (grain = 'person_day'), plus one row
+-- per month x program x level of care, with 'All' roll-ups (grain = 'program_month').
+with ehr_persons as (
+    select person_id, person_key, member_id is not null as billable
+    from {{ ref('core__persons') }}
+    where person_source = 'ehr'
+)
+
+, attended_sessions as (
+    select s.person_id, s.session_date as service_date, s.level_of_care, s.program
+    from {{ ref('core__sessions') }} as s
+    join ehr_persons as p using (person_id)
+    where s.attended
+)
+
+, attended_days as (
+    select
+        person_id
+        , service_date
+        , level_of_care
+        , min(program) as program
+        , count(*) as sessions_attended
+    from attended_sessions
+    group by all
+)
+
+, claim_days as (
+    -- every day each classified final line of an EHR client covers
+    select
+        c.person_id
+        , coalesce(c.billing_npi, '') as billing_npi
+        , c.level_of_care
+        , unnest(generate_series(c.service_from_date, c.service_to_date, interval 1 day))::date
+            as service_date
+    from {{ ref('core__claim_lines') }} as c
+    join ehr_persons as p using (person_id)
+    where c.level_of_care is not null
+)
+
+, npi_person_days as (
+    select distinct billing_npi, person_id, service_date
+    from claim_days
+)
+
+, attended_any_level as (
+    select person_id, service_date, mode(program) as program
+    from attended_sessions
+    group by all
+)
+
+, own_npis as (
+    select
+        n.billing_npi
+        , count(*) as person_days
+        , count(a.person_id) as attended_person_days
+        , mode(a.program) as npi_program
+    from npi_person_days as n
+    left join attended_any_level as a using (person_id, service_date)
+    group by n.billing_npi
+    having count(a.person_id) * 2 > count(*)
+)
+
+, billed_days as (
+    select
+        d.person_id
+        , d.service_date
+        , d.level_of_care
+        , count(*) as claim_lines
+        , min(o.npi_program) as npi_program
+    from claim_days as d
+    join own_npis as o using (billing_npi)
+    group by all
+)
+
+, episode_programs as (
+    -- the program of the EHR episode a billed day falls in (for days without attendance)
+    select b.person_id, b.service_date, b.level_of_care, min(e.program) as program
+    from billed_days as b
+    join {{ ref('core__episodes') }} as e
+        on e.person_id = b.person_id
+        and e.level_of_care = b.level_of_care
+        and b.service_date between e.start_date and e.end_date
+        and e.source <> 'claims'
+    group by all
+)
+
+, person_days as (
+    select
+        coalesce(a.person_id, b.person_id) as person_id
+        , coalesce(a.service_date, b.service_date) as service_date
+        , coalesce(a.level_of_care, b.level_of_care) as level_of_care
+        , coalesce(a.program, ep.program, b.npi_program, 'unknown') as program
+        , a.person_id is not null as attended
+        , b.person_id is not null as billed
+        , coalesce(a.sessions_attended, 0) as sessions_attended
+        , coalesce(b.claim_lines, 0) as claim_lines
+    from attended_days as a
+    full join billed_days as b using (person_id, service_date, level_of_care)
+    left join episode_programs as ep using (person_id, service_date, level_of_care)
+)
+
+, classified as (
+    select
+        d.person_id
+        , d.service_date
+        , d.level_of_care
+        , d.program
+        , d.attended
+        , d.billed
+        , d.sessions_attended
+        , d.claim_lines
+        , p.person_key
+        , p.billable
+        , date_trunc('month', d.service_date)::date as month
+        , case
+            when d.attended and d.billed then 'attended_and_billed'
+            when d.billed then 'billed_not_attended'
+            when p.billable then 'attended_not_billed'
+            else 'attended_no_member_id'
+        end as status
+    from person_days as d
+    join ehr_persons as p using (person_id)
+)
+
+, totals as (
+    select
+        month
+        , coalesce(program, 'All') as program
+        , coalesce(level_of_care, 'All') as level_of_care
+        , count(distinct person_id) as persons
+        , count(*) as person_days
+        , sum(sessions_attended) as sessions_attended
+        , sum(claim_lines) as claim_lines
+        , count(*) filter (where status = 'attended_and_billed') as attended_and_billed_days
+        , count(*) filter (where status = 'attended_not_billed') as attended_not_billed_days
+        , count(*) filter (where status = 'billed_not_attended') as billed_not_attended_days
+        , count(*) filter (where status = 'attended_no_member_id') as attended_no_member_id_days
+    from classified
+    group by grouping sets (
+        (month, program, level_of_care)
+        , (month, program)
+        , (month, level_of_care)
+        , (month)
+    )
+)
+
+select
+    'person_day' as grain
+    , month
+    , program
+    , level_of_care
+    , person_key
+    , service_date
+    , attended
+    , billed
+    , billable
+    , status
+    , sessions_attended::bigint as sessions_attended
+    , claim_lines::bigint as claim_lines
+    , null::bigint as persons
+    , null::bigint as person_days
+    , null::bigint as attended_and_billed_days
+    , null::bigint as attended_not_billed_days
+    , null::bigint as billed_not_attended_days
+    , null::bigint as attended_no_member_id_days
+    , null::double as billed_attended_rate
+from classified
+
+union all
+
+select
+    'program_month' as grain
+    , month
+    , program
+    , level_of_care
+    , null::varchar as person_key
+    , null::date as service_date
+    , null::boolean as attended
+    , null::boolean as billed
+    , null::boolean as billable
+    , null::varchar as status
+    , sessions_attended::bigint as sessions_attended
+    , claim_lines::bigint as claim_lines
+    , persons
+    , person_days
+    , attended_and_billed_days
+    , attended_not_billed_days
+    , billed_not_attended_days
+    , attended_no_member_id_days
+    , round(attended_and_billed_days
+        / nullif(attended_and_billed_days + attended_not_billed_days, 0), 4) as billed_attended_rate
+from totals

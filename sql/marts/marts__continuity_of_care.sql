@@ -1,0 +1,149 @@
+-- Continuity of care in the HEDIS follow-up pattern, as rates with 95% Wilson intervals:
+--   follow_up_7d / follow_up_30d: of discharges from residential, withdrawal management or
+--     inpatient care (RES, WM, INPT), the share with a service at a lower level of care on days
+--     1..7 (1..30) after discharge. A service on the discharge day does not count. As in HEDIS
+--     FUH, when the person is re-admitted to RES/WM/INPT within 30 days only the last discharge
+--     of the string counts. Services are care spans: an attended session, a final claim line
+--     or a census admission covering the day.
+--   step_up_30d / step_up_90d: of IOP discharges, the share followed by an episode at a higher
+--     level (PHP, RES, WM, INPT) starting on days 0..30 (0..90) after discharge.
+-- A discharge counts only once its whole window has been observed (end + window <= as-of date).
+-- Privacy: a row whose numerator or denominator covers 1-10 persons is suppressed; within one
+-- measure and breakdown, a single suppressed row brings its smallest other row with it.
+-- Grain: one row per measure x breakdown value (all, program, discharge month).
+with episodes as (
+    select
+        e.episode_id
+        , e.person_id
+        , p.person_key
+        , e.level_of_care
+        , l.rank::integer as level_rank
+        , e.program
+        , e.start_date
+        , e.end_date
+        , e.as_of_date
+        , date_trunc('month', e.end_date)::date as discharge_month
+    from {{ ref('core__episodes') }} as e
+    join {{ ref('core__persons') }} as p using (person_id)
+    join {{ value_set('level_of_care') }} as l using (level_of_care)
+    where not e.is_open
+)
+
+, spans as (
+    select s.person_id, s.span_start, s.span_end, l.rank::integer as level_rank
+    from {{ ref('core__care_spans') }} as s
+    join {{ value_set('level_of_care') }} as l using (level_of_care)
+)
+
+, acute_discharges as (
+    select d.*
+    from episodes as d
+    where d.level_of_care in ('RES', 'WM', 'INPT')
+        -- only the last discharge of a string of re-admissions within 30 days counts
+        and not exists (
+            select 1
+            from episodes as again
+            where again.person_id = d.person_id
+                and again.episode_id <> d.episode_id
+                and again.level_of_care in ('RES', 'WM', 'INPT')
+                and again.start_date between d.end_date and d.end_date + 30
+        )
+)
+
+, follow_up as (
+    select
+        'follow_up_' || w.days || 'd' as measure
+        , d.person_key
+        , d.program
+        , d.discharge_month
+        , exists (
+            select 1
+            from spans as s
+            where s.person_id = d.person_id
+                and s.level_rank < d.level_rank
+                and s.span_end >= d.end_date + 1
+                and s.span_start <= d.end_date + w.days
+        ) as met
+    from acute_discharges as d
+    cross join (values (7), (30)) as w (days)
+    where date_diff('day', d.end_date, d.as_of_date) >= w.days
+)
+
+, step_up as (
+    select
+        'step_up_' || w.days || 'd' as measure
+        , d.person_key
+        , d.program
+        , d.discharge_month
+        , exists (
+            select 1
+            from episodes as nxt
+            where nxt.person_id = d.person_id
+                and nxt.level_rank > d.level_rank
+                and nxt.start_date between d.end_date and d.end_date + w.days
+        ) as met
+    from episodes as d
+    cross join (values (30), (90)) as w (days)
+    where d.level_of_care = 'IOP'
+        and date_diff('day', d.end_date, d.as_of_date) >= w.days
+)
+
+, outcomes as (
+    select * from follow_up
+    union all
+    select * from step_up
+)
+
+, cells as (
+    select
+        measure
+        , case
+            when grouping(program) = 0 then 'program'
+            when grouping(discharge_month) = 0 then 'discharge_month'
+            else 'all'
+        end as breakdown
+        , coalesce(program, 'All') as program
+        , discharge_month
+        , count(*) as denominator
+        , count(*) filter (where met) as numerator
+        , count(distinct person_key) as denominator_persons
+        , count(distinct person_key) filter (where met) as numerator_persons
+    from outcomes
+    group by grouping sets ((measure), (measure, program), (measure, discharge_month))
+)
+
+, suppression as (
+    select
+        *
+        , denominator_persons between 1 and 10 or numerator_persons between 1 and 10
+            as primary_suppressed
+        , program || coalesce(discharge_month::varchar, '') as breakdown_value
+    from cells
+)
+
+, complementary as (
+    select
+        *
+        , primary_suppressed or (
+            breakdown <> 'all'
+            and count(*) filter (where primary_suppressed) over (partition by measure, breakdown) = 1
+            and not primary_suppressed
+            and row_number() over (
+                partition by measure, breakdown, primary_suppressed
+                order by denominator_persons, breakdown_value) = 1
+        ) as suppressed
+    from suppression
+)
+
+select
+    measure
+    , breakdown
+    , program
+    , discharge_month
+    , suppressed
+    , case when not suppressed then denominator end as denominator
+    , case when not suppressed then numerator end as numerator
+    , case when not suppressed then round(numerator / denominator, 4) end as rate
+    , case when not suppressed then round({{ wilson_low('numerator', 'denominator') }}, 4) end as rate_ci_low
+    , case when not suppressed then round({{ wilson_high('numerator', 'denominator') }}, 4) end as rate_ci_high
+from complementary

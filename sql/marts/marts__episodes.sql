@@ -1,0 +1,43 @@
+-- De-identified episodes for BI: one row per episode of care, with its length of stay (also as a
+-- TEDS-D LOS code), discharge reason (also as TEDS-D REASON), sessions, the person's
+-- demographics at the episode's start (age band, sex, OMB race/ethnicity, payer) and what came
+-- next. No names, birth dates, member ids, ZIP codes or exact service dates: persons are keyed
+-- pseudonyms, dates are months.
+-- Grain: one row per episode.
+select
+    sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
+    , p.person_key
+    , e.level_of_care
+    , loc.rank::integer as level_rank
+    , loc.teds_services_d::integer as teds_services_d
+    , e.program
+    , e.source
+    , date_trunc('month', e.start_date)::date as start_month
+    , case when not e.is_open then date_trunc('month', e.end_date)::date end as discharge_month
+    , e.length_of_stay
+    , bins.teds_los::integer as teds_los
+    , e.is_open
+    , e.discharge_reason
+    , reason.teds_reason::integer as teds_reason
+    , e.sessions_scheduled
+    , e.sessions_attended
+    , case when e.sessions_scheduled > 0
+        then round(e.sessions_attended / e.sessions_scheduled, 4) end as attendance_rate
+    , coalesce(age.age_band, 'Unknown') as age_band
+    , p.sex
+    , p.race_ethnicity
+    , p.payer
+    , t.to_level as next_level_of_care
+    , t.days_between as days_to_next_level
+    , t.direction as transition_direction
+    , t.window_complete as transition_window_complete
+from {{ ref('core__episodes') }} as e
+join {{ ref('core__persons') }} as p using (person_id)
+join {{ value_set('level_of_care') }} as loc using (level_of_care)
+join {{ ref('core__transitions') }} as t using (episode_id)
+left join {{ value_set('teds_los_bins') }} as bins
+    on e.length_of_stay between bins.los_from::integer and bins.los_to::integer
+left join {{ value_set('discharge_reason') }} as reason using (discharge_reason)
+left join {{ value_set('age_bands') }} as age
+    on date_part('year', age(e.start_date, p.birth_date))
+        between age.age_from::integer and age.age_to::integer

@@ -1,0 +1,277 @@
+-- The KPI time series quality teams watch: per calendar month, EHR program and level of care
+-- (PHP, IOP, OP; program 'All' = every program of the level), the census, admissions,
+-- discharges, scheduled sessions and no-show rate, median length of stay and completion rate of
+-- the month's discharges, their 30-day step-down rate, the share of attended person-days that
+-- are billed (marts.claims_attendance_reconciliation) and the data-quality pass rate.
+-- Episodes count only when the EHR knows them (attendance or census; claims-only episodes are
+-- care elsewhere). no_show_rate = no-shows / all scheduled sessions (cancellations by either side
+-- and excused absences stay in the denominator and are not no-shows). step_down_30d_rate counts
+-- discharges whose next episode starts at a lower level within 30 days, over discharges at least
+-- 30 days before the as-of date (the latest session date). data_quality_pass_rate: of the latest
+-- recorded result of each staging/core Great Expectations check (audit.check_results), the share
+-- passed among those passed or failed; the same value on every row. audit.check_results must
+-- exist (DuckDB cannot skip a missing table): in a pipeline run the blocking staging checks
+-- create it before this model runs.
+-- Privacy: a row of 1-10 persons (census, or any person scheduled, admitted or discharged) is
+-- suppressed, and when exactly one program of a month x level is, the next smallest is too, so
+-- the 'All' row cannot give it back. Within a published row, a single count of 1-10 (admissions,
+-- discharges, completions, step-downs, a denominator) is masked, and so is any statistic built
+-- on it; such a masked count can still be the difference of the 'All' row and the other
+-- programs (stated in the README's privacy limits).
+-- Grain: one row per month x program x level of care (program 'All' included), from the month
+-- of a program's first activity at the level to the latest month with activity.
+with as_of as (
+    select max(session_date) as as_of_date from {{ ref('core__sessions') }}
+)
+
+, episodes as (
+    select
+        e.person_id
+        , e.program
+        , e.level_of_care
+        , e.start_date
+        , e.end_date
+        , e.is_open
+        , e.length_of_stay
+        , e.discharge_reason
+        , coalesce(t.days_to_next <= 30 and next_loc.rank::integer < t.from_rank, false)
+            as stepped_down_30d
+        , date_diff('day', e.end_date, a.as_of_date) >= 30 as window_30d_complete
+    from {{ ref('core__episodes') }} as e
+    cross join as_of as a
+    join {{ ref('core__transitions') }} as t using (episode_id)
+    left join {{ value_set('level_of_care') }} as next_loc on next_loc.level_of_care = t.next_level
+    where e.source <> 'claims'
+)
+
+, events as (
+    select
+        date_trunc('month', session_date)::date as month
+        , program
+        , level_of_care
+        , person_id
+        , 'session' as event
+        , attended
+        , attendance_status
+        , null::bigint as length_of_stay
+        , null::varchar as discharge_reason
+        , null::boolean as stepped_down_30d
+        , null::boolean as window_30d_complete
+    from {{ ref('core__sessions') }}
+
+    union all
+
+    select
+        date_trunc('month', start_date)::date
+        , program
+        , level_of_care
+        , person_id
+        , 'admission'
+        , null
+        , null
+        , null
+        , null
+        , null
+        , null
+    from episodes
+
+    union all
+
+    select
+        date_trunc('month', end_date)::date
+        , program
+        , level_of_care
+        , person_id
+        , 'discharge'
+        , null
+        , null
+        , length_of_stay
+        , discharge_reason
+        , stepped_down_30d
+        , window_30d_complete
+    from episodes
+    where not is_open
+)
+
+, aggregated as (
+    select
+        month
+        , coalesce(program, 'All') as program
+        , level_of_care
+        , count(distinct person_id) as persons
+        , count(distinct person_id) filter (where event = 'session' and attended) as census
+        , count(*) filter (where event = 'admission') as admissions
+        , count(*) filter (where event = 'discharge') as discharges
+        , count(*) filter (where event = 'session') as sessions_scheduled
+        , count(*) filter (where event = 'session' and attended) as sessions_attended
+        , count(*) filter (where attendance_status = 'no_show') as sessions_no_show
+        , count(*) filter (
+            where attendance_status in ('cancelled_client', 'cancelled_program')
+        ) as sessions_cancelled
+        , quantile_cont(length_of_stay, 0.5) filter (where event = 'discharge') as median_los
+        , count(*) filter (where event = 'discharge' and discharge_reason is not null)
+            as discharges_with_reason
+        , count(*) filter (where event = 'discharge' and discharge_reason = 'completed')
+            as completions
+        , count(*) filter (where event = 'discharge' and window_30d_complete)
+            as step_down_30d_denominator
+        , count(*) filter (where event = 'discharge' and window_30d_complete and stepped_down_30d)
+            as step_downs_30d
+    from events
+    group by grouping sets ((month, program, level_of_care), (month, level_of_care))
+)
+
+, first_months as (
+    select program, level_of_care, min(month) as first_month
+    from aggregated
+    group by all
+)
+
+, last_month as (
+    select max(month) as last_month from aggregated
+)
+
+, spine as (
+    -- every month from a program's first activity at a level to the latest month with activity
+    select
+        f.program
+        , f.level_of_care
+        , unnest(generate_series(f.first_month, l.last_month, interval 1 month))::date as month
+    from first_months as f
+    cross join last_month as l
+)
+
+, reconciliation as (
+    select
+        month
+        , program
+        , level_of_care
+        , attended_and_billed_days + attended_not_billed_days as billable_attended_days
+        , attended_and_billed_days
+    from {{ ref('marts__claims_attendance_reconciliation') }}
+    where grain = 'program_month' and level_of_care <> 'All'
+)
+
+, latest_checks as (
+    select table_name, check_name, arg_max(status, checked_at) as status
+    from audit.check_results
+    where table_name like 'staging.%' or table_name like 'core.%'
+    group by all
+)
+
+, data_quality as (
+    select
+        count(*) filter (where status in ('passed', 'failed')) as checks
+        , count(*) filter (where status = 'passed') as passed
+    from latest_checks
+)
+
+, cells as (
+    select
+        s.month
+        , s.program
+        , s.level_of_care
+        , coalesce(a.persons, 0) as persons
+        , coalesce(a.census, 0) as census
+        , coalesce(a.admissions, 0) as admissions
+        , coalesce(a.discharges, 0) as discharges
+        , coalesce(a.sessions_scheduled, 0) as sessions_scheduled
+        , coalesce(a.sessions_attended, 0) as sessions_attended
+        , coalesce(a.sessions_no_show, 0) as sessions_no_show
+        , coalesce(a.sessions_cancelled, 0) as sessions_cancelled
+        , a.median_los
+        , coalesce(a.discharges_with_reason, 0) as discharges_with_reason
+        , coalesce(a.completions, 0) as completions
+        , coalesce(a.step_down_30d_denominator, 0) as step_down_30d_denominator
+        , coalesce(a.step_downs_30d, 0) as step_downs_30d
+        , coalesce(r.billable_attended_days, 0) as billable_attended_days
+        , coalesce(r.attended_and_billed_days, 0) as attended_and_billed_days
+        , coalesce(a.census, 0) between 1 and 10 or coalesce(a.persons, 0) between 1 and 10
+            as primary_suppressed
+    from spine as s
+    left join aggregated as a using (month, program, level_of_care)
+    left join reconciliation as r using (month, program, level_of_care)
+)
+
+, complementary as (
+    select
+        month
+        , program
+        , level_of_care
+        , persons
+        , primary_suppressed
+        , count(*) filter (where primary_suppressed) over month_level as suppressed_in_group
+        , row_number() over (
+            partition by month, level_of_care, primary_suppressed or persons = 0
+            order by persons, program
+        ) as size_order
+    from cells
+    where program <> 'All'
+    window month_level as (partition by month, level_of_care)
+)
+
+, suppression as (
+    select
+        c.month
+        , c.program
+        , c.level_of_care
+        , c.census
+        , c.admissions
+        , c.discharges
+        , c.sessions_scheduled
+        , c.sessions_attended
+        , c.sessions_no_show
+        , c.sessions_cancelled
+        , c.median_los
+        , c.discharges_with_reason
+        , c.completions
+        , c.step_down_30d_denominator
+        , c.step_downs_30d
+        , c.billable_attended_days
+        , c.attended_and_billed_days
+        , c.primary_suppressed
+            or coalesce(
+                m.suppressed_in_group = 1 and not m.primary_suppressed and m.persons > 0
+                and m.size_order = 1
+                , false
+            ) as suppressed
+    from cells as c
+    left join complementary as m using (month, program, level_of_care)
+)
+
+select
+    s.month
+    , s.program
+    , s.level_of_care
+    , last_day(s.month) <= a.as_of_date as month_complete
+    , last_day(s.month) + 30 <= a.as_of_date as step_down_window_complete
+    , s.suppressed
+    , case when not s.suppressed then s.census end as census
+    , case when not s.suppressed and not {{ small('s.admissions') }} then s.admissions end as admissions
+    , case when not s.suppressed and not {{ small('s.discharges') }} then s.discharges end as discharges
+    , case when not s.suppressed then s.sessions_scheduled end as sessions_scheduled
+    , case when not s.suppressed then s.sessions_attended end as sessions_attended
+    , case when not s.suppressed then s.sessions_no_show end as sessions_no_show
+    , case when not s.suppressed then s.sessions_cancelled end as sessions_cancelled
+    , case when not s.suppressed
+        then round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4) end as no_show_rate
+    , case when not s.suppressed and not {{ small('s.discharges') }} then s.median_los end as median_los
+    , case when not s.suppressed and not {{ small('s.discharges_with_reason') }}
+        then s.discharges_with_reason end as discharges_with_reason
+    , case when not s.suppressed and not {{ small('s.completions') }} and not {{ small('s.discharges_with_reason') }}
+        then round(s.completions / nullif(s.discharges_with_reason, 0), 4) end as completion_rate
+    , case when not s.suppressed and not {{ small('s.step_down_30d_denominator') }}
+        then s.step_down_30d_denominator end as step_down_30d_denominator
+    , case when not s.suppressed and not {{ small('s.step_downs_30d') }}
+            and not {{ small('s.step_down_30d_denominator') }}
+        then round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4) end
+        as step_down_30d_rate
+    , case when not s.suppressed then s.billable_attended_days end as billable_attended_days
+    , case when not s.suppressed
+        then round(s.attended_and_billed_days / nullif(s.billable_attended_days, 0), 4) end
+        as claims_reconciliation_rate
+    , q.checks as data_quality_checks
+    , round(q.passed / nullif(q.checks, 0), 4) as data_quality_pass_rate
+from suppression as s
+cross join as_of as a
+cross join data_quality as q
