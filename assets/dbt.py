@@ -1,44 +1,43 @@
 """The dbt models (sql/) as Dagster assets, through dagster-dbt.
 
-Two dbt invocations per refresh, so the Great Expectations suites can block between layers:
+Three dbt assets definitions, one per step, so the Great Expectations suites block between layers
+(a blocking check stops what is downstream of its table):
 
 * `dbt_staging`: seeds, staging (typed rows per source layout, canonical unions) and audit
   (quarantine, row accounting, landed files);
-* `dbt_core_and_marts`: core tables and marts, which run only when every critical staging check
-  passed (a blocking check stops what is downstream of its table).
+* `dbt_core`: persons, sessions, census, claim lines, care spans, episodes, transitions — only when
+  every critical staging check passed;
+* `dbt_marts`: the marts — only when every critical core check passed (and
+  program_quality_monthly reads the checks' results of this run).
 
 Asset keys are `[schema, table]` (`core/episodes`), groups are layers, descriptions and column
-schemas come from each model's yml. Every raw source is the `raw/registry` asset, which writes
-them. After dbt finishes, row counts (and the KPIs of program_quality_monthly) are read in one
-connection and attached to the materializations: dbt holds the DuckDB file while it runs.
+schemas come from each model's yml (dagster-dbt's translator). dbt runs inside the Dagster process
+through dbt's programmatic API (`dbtRunner`, with the parsed manifest kept for the process), not as
+one `dbt` process per step: that costs ~4-5 s of start-up and parsing each time, a large share of a
+refresh (measured in the benchmark). After each invocation, row counts (and the KPIs of
+program_quality_monthly) are read in one connection and attached to the materializations.
 """
 
-
-import json
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any
-from unittest.mock import patch
 
-from dagster import AssetExecutionContext, AssetKey, Output
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from iop import dbt_project, kpis
+from iop.dbt_runner import build
 from iop.settings import IopSettings
 
 REGISTRY_KEY = AssetKey(["raw", "registry"])
+CHECK_RESULTS_KEY = AssetKey(["audit", "check_results"])
 PROGRAM_QUALITY_KEY = AssetKey(["marts", "program_quality_monthly"])
 
-iop_dbt = DbtProject(
-    project_dir=dbt_project.PROJECT_DIR,
-    profiles_dir=dbt_project.PROJECT_DIR,
-    target_path=dbt_project.TARGET_DIR,
+# audit.check_results is written by the asset checks (assets/checks.py), read by a mart.
+check_results = AssetSpec(
+    CHECK_RESULTS_KEY,
+    group_name="audit",
+    kinds={"duckdb"},
+    description="Great Expectations results of every check run (written by the asset checks).",
 )
 
 
@@ -48,6 +47,8 @@ class IopTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         kind = dbt_resource_props["resource_type"]
         if kind == "source":
+            if dbt_resource_props["source_name"] == "audit":
+                return AssetKey(["audit", dbt_resource_props["name"]])
             return REGISTRY_KEY  # raw.registry, raw.<layout>, raw.site_<seed>: one writer
         if kind == "seed":
             return AssetKey(["seeds", dbt_resource_props["name"]])
@@ -69,78 +70,73 @@ TRANSLATOR = IopTranslator(
 )
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
-        project_dir=iop_dbt,
-        dbt_executable=dbt_project.dbt_executable(),
-        global_config_flags=["--no-use-colors"],
-    )
+def _node_names(context: AssetExecutionContext) -> list[str]:
+    """The dbt node names of the assets this step was asked to materialize."""
+    wanted = set(context.selected_asset_keys)
+    names = []
+    for node in dbt_project.manifest()["nodes"].values():
+        if node["resource_type"] in {"model", "seed"} and node["package_name"] == "iop":
+            if TRANSLATOR.get_asset_key(node) in wanted:
+                names.append(node["name"])
+    return sorted(names)
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, settings: IopSettings):
-    """`dbt build` of the selected models (unit tests run in `make test`, not here), then the
-    materializations with their row counts."""
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if rule_vars := settings.dbt_vars():
-        args += ["--vars", json.dumps(rule_vars)]
-    # profiles.yml reads the data folder and DuckDB limits from the environment dbt inherits
-    with patch.dict(os.environ, settings.dbt_env()):
-        events = list(dbt.cli(args, context=context).stream())
-    yield from _with_counts(context, events, settings)
-
-
-def _with_counts(context: AssetExecutionContext, events: list, settings: IopSettings) -> Iterator:
-    outputs = {
-        e.output_name: context.asset_key_for_output(e.output_name)
-        for e in events
-        if isinstance(e, Output)
-    }
+def _materialize(context: AssetExecutionContext, settings: IopSettings) -> Iterator[Output]:
+    """`dbt build` of the selected models and seeds (unit tests run in `make test`, not here),
+    then one Output per built node with its row count; a failed node fails the step after the
+    others are reported, so nothing downstream of it runs."""
+    outcome = build(settings, _node_names(context))
+    keys = {node: TRANSLATOR.get_asset_key(props) for node, props in outcome.built.items()}
     counts: dict[AssetKey, int] = {}
     extra: dict[str, Any] = {}
-    if outputs:
+    if keys:
         with settings.connect(read_only=True) as con:
-            for key in outputs.values():
+            for key in keys.values():
                 counts[key] = con.execute(
                     f'select count(*) from "{key.path[0]}"."{key.path[-1]}"'
                 ).fetchone()[0]
             if PROGRAM_QUALITY_KEY in counts:
                 # KPI values as metadata: the Dagster UI plots numeric metadata across runs
                 extra = kpis.latest_kpis(con)
-    for event in events:
-        if isinstance(event, Output):
-            key = outputs[event.output_name]
-            metadata = {**event.metadata, "rows": counts[key]}
-            if key == PROGRAM_QUALITY_KEY:
-                metadata.update(extra)
-            yield event.with_metadata(metadata)
-        else:
-            yield event
+    for node, key in keys.items():
+        metadata: dict[str, Any] = {
+            "rows": counts[key],
+            "dbt_seconds": round(outcome.seconds[node], 3),
+            "dbt_unique_id": node,
+        }
+        if key == PROGRAM_QUALITY_KEY:
+            metadata.update(extra)
+        yield Output(
+            None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata=metadata,
+        )  # fmt: skip
+    if outcome.failures:
+        raise Failure(
+            description="dbt build failed: " + "; ".join(outcome.failures),
+            metadata={"failed_nodes": len(outcome.failures)},
+        )
 
 
-@dbt_assets(
-    manifest=dbt_project.prepare_manifest(),
-    project=iop_dbt,
-    select="resource_type:seed path:sql/staging path:sql/audit",
-    dagster_dbt_translator=TRANSLATOR,
-    name="dbt_staging",
-    pool="duckdb_warehouse",
-)
-def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, settings: IopSettings):
-    yield from _build(context, dbt, settings)
+def _dbt_layer_assets(name: str, select: str):
+    @dbt_assets(
+        manifest=dbt_project.prepare_manifest(),
+        select=select,
+        dagster_dbt_translator=TRANSLATOR,
+        name=name,
+        pool="duckdb_warehouse",
+    )
+    def _layer(context: AssetExecutionContext, settings: IopSettings):
+        yield from _materialize(context, settings)
+
+    return _layer
 
 
-@dbt_assets(
-    manifest=dbt_project.prepare_manifest(),
-    project=iop_dbt,
-    select="path:sql/core path:sql/marts",
-    dagster_dbt_translator=TRANSLATOR,
-    name="dbt_core_and_marts",
-    pool="duckdb_warehouse",
-)
-def dbt_core_and_marts(context: AssetExecutionContext, dbt: DbtCliResource, settings: IopSettings):
-    yield from _build(context, dbt, settings)
+dbt_staging = _dbt_layer_assets("dbt_staging", "resource_type:seed path:sql/staging path:sql/audit")
+dbt_core = _dbt_layer_assets("dbt_core", "path:sql/core")
+dbt_marts = _dbt_layer_assets("dbt_marts", "path:sql/marts")
 
 
 def model_key(table: str) -> AssetKey:
     """`core.episodes` -> the asset key of the model that builds it."""
     return AssetKey(table.split("."))
+

@@ -8,14 +8,11 @@ from iop.publish import publish_marts
 from iop.settings import IopSettings
 
 MART_KEYS = [model_key(m.table) for m in dbt_project.models("marts")]
-# Core tables too: a failing critical check on a core table (run after core and marts are built
-# in one dbt invocation) must keep the marts built from it unpublished.
-CORE_KEYS = [model_key(m.table) for m in dbt_project.models("core")]
 
 
 @asset(
     key=AssetKey(["publish", "marts_duckdb"]),
-    deps=MART_KEYS + CORE_KEYS,
+    deps=MART_KEYS,
     group_name="publish",
     kinds={"duckdb", "parquet"},
     pool="duckdb_warehouse",

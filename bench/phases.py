@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from iop.layouts import LAYOUTS, detect_layout, normalize_column  # noqa: E402
-from iop.settings import FEEDS, Settings  # noqa: E402
+from iop.settings import FEEDS, IopSettings  # noqa: E402
 
 
 def read_header(path: Path) -> list[str]:
@@ -49,7 +49,9 @@ def phase_load(landing: Path, work: Path) -> dict:
     for layout, paths in files_by_layout(landing).items():
         if not paths:
             continue
-        dateformat = ", dateformat = '%m/%d/%Y'" if layout in ("attendance_vendor_a", "census_vendor_a") else ""
+        # the layout's own date format (sql/macros/layouts.sql) where it is not ISO
+        date_format = next(lay for lay in LAYOUTS if lay.name == layout).date_format
+        dateformat = f", dateformat = '{date_format}'" if date_format != "%Y-%m-%d" else ""
         con.execute(
             f"create table {layout} as select * from read_csv({_list(paths)}, header = true, "
             f"union_by_name = true, ignore_errors = true, sample_size = 100000{dateformat})"
@@ -60,7 +62,7 @@ def phase_load(landing: Path, work: Path) -> dict:
 
 
 def _limits(con) -> None:
-    s = Settings.from_env()
+    s = IopSettings.from_env()
     con.execute(f"set memory_limit = '{s.duckdb_memory_limit}'")
     con.execute(f"set threads = {s.duckdb_threads}")
 
@@ -87,22 +89,91 @@ def _raw_views_over_csv(con, landing: Path) -> None:
         )
 
 
-def phase_bare(landing: Path, work: Path) -> dict:
-    """Floor 2: the project's own SQL models, in order, on one plain DuckDB connection."""
-    from iop import warehouse
-    from iop.models import run_model, topological_order
+def compiled_models(work: Path) -> list[tuple[str, str, str]]:
+    """(relation, materialization, compiled select) of every dbt model, in dependency order:
+    `dbt compile` once (not timed), then plain SQL — what dbt would send, without dbt."""
+    import subprocess
 
-    settings = Settings.from_env()
-    settings = Settings(data_dir=work / "bare", duckdb_memory_limit=settings.duckdb_memory_limit,
-                        duckdb_threads=settings.duckdb_threads)
-    with warehouse.connect(settings) as con:
-        warehouse.register_pseudonymizer(con)
-        warehouse.load_seeds(con)
+    from iop import dbt_project
+
+    target = work / "dbt_compiled"
+    (work / "compile").mkdir(parents=True, exist_ok=True)  # dbt opens a scratch database there
+    done = subprocess.run(
+        [dbt_project.dbt_executable(), "compile", "--quiet", "--profiles-dir", str(ROOT),
+         "--target-path", str(target), "--log-path", str(target)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "IOP_DATA_DIR": str(work / "compile")},
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout + done.stderr)
+    manifest = json.loads((target / "manifest.json").read_text())
+    nodes = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    ordered: list[str] = []
+
+    def visit(unique_id: str) -> None:
+        if unique_id in ordered or unique_id not in nodes:
+            return
+        for parent in nodes[unique_id]["depends_on"]["nodes"]:
+            visit(parent)
+        ordered.append(unique_id)
+
+    for unique_id in sorted(nodes):
+        visit(unique_id)
+    return [
+        (f"{nodes[u]['schema']}.{nodes[u]['alias']}", nodes[u]["config"]["materialized"],
+         nodes[u]["compiled_code"])
+        for u in ordered
+    ]  # fmt: skip
+
+
+def _bare_database(con, landing: Path | None) -> None:
+    """Seeds as text tables, an empty registry and site seeds, raw views over the CSV files."""
+    from iop import warehouse
+
+    con.execute("create schema if not exists seeds")
+    for path in sorted(warehouse.SEEDS_DIR.glob("*.csv")):
+        con.execute(
+            f"create or replace table seeds.{path.stem} as select * from "
+            f"read_csv({_list([path])}, header = true, all_varchar = true)"
+        )
+    con.execute(
+        "create or replace table raw.registry (file_sha256 varchar, feed varchar, layout varchar"
+        ", source_file varchar, file_bytes bigint, rows_read bigint, status varchar"
+        ", error varchar, warnings varchar, raw_path varchar, landed_at timestamp"
+        ", ingested_at timestamp)"
+    )
+    for path in sorted(warehouse.SEEDS_DIR.glob("*.csv")):
+        con.execute(f"create or replace table raw.site_{path.stem} as "
+                    f"select * from seeds.{path.stem} limit 0")
+    if landing is not None:
         _raw_views_over_csv(con, landing)
-        timings = {}
-        for model in topological_order():
-            timings[model.table] = run_model(con, model)["seconds"]
-    return {"model_seconds": timings}
+    for schema in ("staging", "core", "marts"):
+        con.execute(f"create schema if not exists {schema}")
+
+
+def _run_compiled(con, relation: str, materialized: str, sql: str) -> float:
+    started = time.perf_counter()
+    kind = "view" if materialized == "view" else "table"
+    con.execute(f"create or replace {kind} {relation} as\n{sql}")
+    return round(time.perf_counter() - started, 3)
+
+
+def phase_bare(landing: Path, work: Path) -> dict:
+    """Floor 2: the dbt models compiled to SQL, run in order on one plain DuckDB connection —
+    no dbt, no Dagster, no GX (so pipeline / bare measures orchestration)."""
+    from iop import warehouse
+    from iop.pseudonym import register_pseudonymizer
+
+    models = compiled_models(work)
+    env = IopSettings.from_env()
+    settings = IopSettings(data_dir=str(work / "bare"), duckdb_memory_limit=env.duckdb_memory_limit,
+                           duckdb_threads=env.duckdb_threads)  # fmt: skip
+    started = time.perf_counter()
+    with warehouse.connect(settings) as con:
+        register_pseudonymizer(con)
+        _bare_database(con, landing)
+        timings = {relation: _run_compiled(con, relation, kind, sql)
+                   for relation, kind, sql in models}  # fmt: skip
+    return {"model_seconds": timings, "sql_seconds": round(time.perf_counter() - started, 3)}
 
 
 def phase_pipeline(landing: Path, work: Path) -> dict:
@@ -128,22 +199,23 @@ def phase_naive(landing: Path, work: Path) -> dict:
     import pandas as pd
 
     from iop import validation, warehouse
-    from iop.models import run_model, topological_order
+    from iop.pseudonym import register_pseudonymizer
 
+    models = compiled_models(work)
     frames = {}
     for layout, paths in files_by_layout(landing).items():
         parts = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         frame.columns = [c for c in read_header(paths[0])] if paths else []
         frames[layout] = frame
-    settings = Settings(data_dir=work / "naive")
+    settings = IopSettings(data_dir=str(work / "naive"))
     started = time.perf_counter()
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_pandas("pandas")
     gx_seconds = 0.0
     with warehouse.connect(settings) as con:
-        warehouse.register_pseudonymizer(con)
-        warehouse.load_seeds(con)
+        register_pseudonymizer(con)
+        _bare_database(con, None)
         for layout, frame in frames.items():
             if frame.columns.empty:  # no file of this layout: an empty table of its columns
                 columns = next(lay for lay in LAYOUTS if lay.name == layout).columns
@@ -153,15 +225,15 @@ def phase_naive(landing: Path, work: Path) -> dict:
                         "'' as _source_file, '' as _file_sha256, "
                         "row_number() over () as _row_number, now()::timestamp as _landed_at "
                         f"from frame_{layout}")
-        for model in topological_order():
-            run_model(con, model)
-            suite_path = validation.EXPECTATIONS_DIR / f"{model.table}.json"
+        for relation, kind, sql in models:
+            _run_compiled(con, relation, kind, sql)
+            suite_path = validation.EXPECTATIONS_DIR / f"{relation}.json"
             if suite_path.exists():
                 t0 = time.perf_counter()
                 document = json.loads(suite_path.read_text())
                 suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"])
-                table = con.execute(f"select * from {model.table}").df()
-                batch = (source.add_dataframe_asset(model.table)
+                table = con.execute(f"select * from {relation}").df()
+                batch = (source.add_dataframe_asset(relation)
                          .add_batch_definition_whole_dataframe("all")
                          .get_batch(batch_parameters={"dataframe": table}))
                 batch.validate(suite)

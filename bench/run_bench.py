@@ -4,7 +4,8 @@
 
 Phases, each in its own process on the same landed files:
   load         DuckDB reads every landed file once into typed tables — the I/O floor
-  bare         the project's SQL models in order on one plain DuckDB connection — no Dagster, no GX
+  bare         the dbt models compiled to SQL, run in order on one plain DuckDB connection — no
+               dbt, no Dagster, no GX
   pipeline     a full Dagster materialization of every asset and check (fresh IOP_DATA_DIR)
   incremental  one more day of attendance and claims lands; the refresh that brings marts up to date
   naive        pandas read_csv + GX pandas validation + the same SQL on the frames (S and M only)

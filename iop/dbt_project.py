@@ -8,10 +8,13 @@ stale asset graph.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,19 +44,41 @@ def dbt_executable() -> str:
 
 
 def prepare_manifest(force: bool = False) -> Path:
-    """`dbt parse` (about 4 s) when the manifest is missing or older than the project's files."""
-    if force or manifest_is_stale():
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        env.setdefault("IOP_DATA_DIR", str(PROJECT_DIR / "data"))
-        done = subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(PROJECT_DIR),
-             "--profiles-dir", str(PROJECT_DIR), "--target-path", str(TARGET_DIR)],
-            cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"dbt parse failed:\n{done.stdout}\n{done.stderr}")
-        manifest.cache_clear()
+    """`dbt parse` (about 4 s) when the manifest is missing or older than the project's files.
+
+    Parses into a private folder and moves the artifacts into target/ one by one (each an atomic
+    rename), under a file lock, so processes starting side by side never read a half-written
+    manifest.
+    """
+    if not (force or manifest_is_stale()):
+        return MANIFEST_PATH
+    TARGET_DIR.mkdir(exist_ok=True)
+    with (TARGET_DIR / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if force or manifest_is_stale():
+            scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=TARGET_DIR))
+            try:
+                _parse_into(scratch)
+                for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
+                    if (scratch / name).exists():
+                        os.replace(scratch / name, TARGET_DIR / name)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            manifest.cache_clear()
     return MANIFEST_PATH
+
+
+def _parse_into(target: Path) -> None:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.setdefault("IOP_DATA_DIR", str(PROJECT_DIR / "data"))
+    done = subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(PROJECT_DIR),
+         "--profiles-dir", str(PROJECT_DIR), "--target-path", str(target),
+         "--log-path", str(target)],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{done.stdout}\n{done.stderr}")
 
 
 @cache

@@ -79,6 +79,10 @@ class IopSettings(ConfigurableResource):
         return self.data_path / "warehouse.duckdb"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        return self.data_path / "dbt_target"
+
+    @property
     def marts_path(self) -> Path:
         return self.data_path / "marts.duckdb"
 

@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from assets.checks import suite_checks
-from assets.dbt import dbt_core_and_marts, dbt_resource, dbt_staging
+from assets.dbt import check_results, dbt_core, dbt_marts, dbt_staging
 from assets.ingest import landed_files_registry, raw_landed_files
 from assets.publish import marts_publication
 from iop.settings import IopSettings
@@ -11,10 +11,13 @@ from pipelines.automation import landing_sensor, nightly_full_refresh
 from pipelines.jobs import full_refresh_job, ingest_landed_files_job
 
 defs = Definitions(
-    assets=[raw_landed_files, landed_files_registry, dbt_staging, dbt_core_and_marts, marts_publication],
+    assets=[
+        raw_landed_files, landed_files_registry, dbt_staging, dbt_core, dbt_marts, check_results,
+        marts_publication,
+    ],
     asset_checks=suite_checks,
     jobs=[ingest_landed_files_job, full_refresh_job],
     schedules=[nightly_full_refresh],
     sensors=[landing_sensor],
-    resources={"settings": IopSettings.from_env(as_env_vars=True), "dbt": dbt_resource()},
+    resources={"settings": IopSettings.from_env(as_env_vars=True)},
 )

@@ -13,7 +13,9 @@ from dagster import AssetKey
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_ASSETS = {
-    "raw/landed_files", "audit/landed_files", "seeds/value_sets",
+    "raw/landed_files", "raw/registry", "audit/landed_files", "audit/check_results",
+    "seeds/age_bands", "seeds/discharge_reason", "seeds/level_of_care", "seeds/level_of_care_codes",
+    "seeds/race_ethnicity_map", "seeds/source_code_map", "seeds/teds_los_bins",
     "staging/attendance_vendor_a", "staging/attendance_vendor_b", "staging/census_vendor_a",
     "staging/roster_standard", "staging/claims_csv", "staging/remittance_835", "staging/attendance", "staging/roster",
     "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",

@@ -18,10 +18,10 @@ def _sha(path) -> str:
 
 def _evaluate_sensor(instance):
     from pipelines.automation import landing_sensor
-    from pipelines.resources import WarehouseResource
+    from iop.settings import IopSettings
 
     context = build_sensor_context(
-        instance=instance, resources={"warehouse_db": WarehouseResource.from_env()}
+        instance=instance, resources={"settings": IopSettings.from_env()}
     )
     return landing_sensor(context)
 

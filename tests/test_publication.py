@@ -29,10 +29,10 @@ import duckdb
 import pytest
 from conftest import TEST_KEY
 
-from iop.models import discover
+from iop import dbt_project
 
 # every mart the project defines (sql/marts/*.sql), in name order
-MARTS = tuple(sorted(m.name for m in discover().values() if m.layer == "marts"))
+MARTS = tuple(sorted(m.table_name for m in dbt_project.models("marts")))
 REFRESHES = 5
 THIS = Path(__file__).resolve()
 
@@ -132,9 +132,9 @@ def reader_main(mode: str, path: str, work: str) -> None:
 def publisher_main(run_id: str, marker: str, pause: bool) -> None:
     """Publish from the working database; with `pause`, stop for good after half the marts."""
     from iop import publish, warehouse
-    from iop.settings import Settings
+    from iop.settings import IopSettings
 
-    settings = Settings.from_env()
+    settings = IopSettings.from_env()
     if pause:
         copy_table, copied = publish._copy_table, []
 
@@ -182,9 +182,9 @@ def _progress(work: Path, mode: str) -> int:
 
 
 def _settings(data_dir: Path):
-    from iop.settings import Settings
+    from iop.settings import IopSettings
 
-    return Settings(data_dir=data_dir)
+    return IopSettings(data_dir=str(data_dir))
 
 
 def _temporaries(data_dir: Path) -> list[str]:

@@ -1,0 +1,105 @@
+"""dbt inside this process: `dbt build` of named nodes with dbt's programmatic API (dbtRunner).
+
+The project is parsed once per process (and again only when its files change) and the parsed
+manifest is handed to every invocation, so a step pays for its SQL, not for starting dbt and
+parsing the project (~4-5 s a time as a `dbt` process). Each data folder keeps its own dbt
+target folder ($IOP_DATA_DIR/dbt_target: compiled SQL, run_results.json, logs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest.mock import patch
+
+from iop import dbt_project
+from iop.settings import IopSettings
+
+_PARSED: dict[float, object] = {}
+
+
+@dataclass
+class BuildOutcome:
+    built: dict[str, dict] = field(default_factory=dict)  # unique id -> manifest node
+    seconds: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def _common_args(target: Path) -> list[str]:
+    project = str(dbt_project.PROJECT_DIR)
+    return ["--project-dir", project, "--profiles-dir", project,
+            "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
+
+
+def _parsed_manifest(settings: IopSettings, target: Path):
+    """The dbt Manifest object for the current project files (parsed once per process)."""
+    from dbt.cli.main import dbtRunner
+
+    version = dbt_project.prepare_manifest().stat().st_mtime
+    if version not in _PARSED:
+        # start from the prepared partial-parse state: only what changed since is parsed again
+        prepared = dbt_project.TARGET_DIR / "partial_parse.msgpack"
+        if prepared.exists():
+            shutil.copyfile(prepared, target / "partial_parse.msgpack")
+        try:
+            result = dbtRunner().invoke(["parse", "--quiet", *_common_args(target)])
+        finally:
+            _close_database()
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        _PARSED.clear()
+        _PARSED[version] = result.result
+    return _PARSED[version]
+
+
+def _close_database() -> None:
+    """dbt-duckdb keeps its DuckDB database open for the process after a run; close it, so this
+    process (a check, the publication) and other processes can open the file again."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
+    """`dbt build --select <nodes>` (unit tests excluded) against this data folder."""
+    from dbt.cli.main import dbtRunner
+
+    outcome = BuildOutcome()
+    if not node_names:
+        return outcome
+    target = settings.dbt_target_dir
+    target.mkdir(parents=True, exist_ok=True)
+    args = ["build", "--quiet", "--select", " ".join(node_names),
+            "--exclude-resource-type", "unit_test", *_common_args(target)]  # fmt: skip
+    if rule_vars := settings.dbt_vars():
+        args += ["--vars", json.dumps(rule_vars)]
+    nodes = dbt_project.manifest()["nodes"]
+    # profiles.yml reads the data folder and DuckDB limits from the environment
+    with patch.dict(os.environ, settings.dbt_env()):
+        manifest = _parsed_manifest(settings, target)
+        started = time.perf_counter()
+        try:
+            result = dbtRunner(manifest=manifest).invoke(args)
+        finally:
+            _close_database()
+    if result.exception is not None and result.result is None:
+        raise RuntimeError(f"dbt build could not run: {result.exception}") from result.exception
+    for item in getattr(result.result, "results", []) or []:
+        unique_id = item.node.unique_id
+        status = str(item.status)
+        if status in {"error", "fail", "runtime error"}:
+            outcome.failures.append(f"{unique_id}: {item.message}")
+        elif status == "success" and unique_id in nodes:
+            outcome.built[unique_id] = nodes[unique_id]
+            outcome.seconds[unique_id] = item.execution_time
+    if result.exception is not None:
+        outcome.failures.append(f"dbt: {result.exception}")
+    outcome.seconds["_total"] = time.perf_counter() - started
+    return outcome
