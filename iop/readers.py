@@ -40,7 +40,8 @@ Decisions (the contract the staging models can rely on):
   not know: kept, listed in `extra_columns` and warned about.
 * Excel (.xlsx, recognized by content, not name): first sheet, header in row 1, cached values of
   formulas. Dates and times Excel stored as such are written in the layout's own text format
-  (`DATE_TIME_FORMATS`: vendor A `MM/DD/YYYY` and `HH:MM AM`, ISO elsewhere); whole numbers have
+  (its `date_format` / `time_format` in sql/macros/layouts.sql: vendor A `MM/DD/YYYY` and
+  `HH:MM AM`, ISO elsewhere; `%p` is written AM/PM whatever the locale); whole numbers have
   no `.0`; a number formatted `00000` keeps its leading zeros. An empty sheet row inside the data
   is a row (so row numbers are the sheet's row minus one); trailing empty rows are dropped.
   Legacy .xls and compressed files are rejected.
@@ -99,17 +100,6 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # C0 control bytes that never belong in a delimited text file (tab, LF, VT, FF, CR are fine).
 CONTROL_BYTES = bytes([*range(0x01, 0x09), *range(0x0E, 0x20)])
 CONTROL_SHARE_LIMIT = 0.01
-
-# Text format of dates / times that Excel stored as numbers, per layout (docs/input_layouts.md).
-# `%p` is replaced by AM/PM here, independent of the process locale.
-DATE_TIME_FORMATS: dict[str, tuple[str, str]] = {
-    "attendance_vendor_a": ("%m/%d/%Y", "%I:%M %p"),
-    "census_vendor_a": ("%m/%d/%Y", "%I:%M %p"),
-    "attendance_vendor_b": ("%Y-%m-%d", "%H:%M"),
-    "roster_standard": ("%Y-%m-%d", "%H:%M"),
-    "claims_csv": ("%Y-%m-%d", "%H:%M"),
-}
-DEFAULT_DATE_TIME_FORMAT = ("%Y-%m-%d", "%H:%M")
 
 
 class RejectedFile(ValueError):
@@ -197,13 +187,18 @@ def _read_x12(path: Path, relative: str) -> tuple[_Header, pa.Table, RawConversi
         raise RejectedFile(f"{relative}: malformed X12: {error}") from error
     kinds = {"837": bool(parsed.claim_lines), "835": bool(parsed.remittance_lines)}
     if kinds["837"] and kinds["835"]:
-        raise RejectedFile(f"{relative}: mixes 837 claims and 835 remittances; land them as separate files")
+        raise RejectedFile(
+            f"{relative}: mixes 837 claims and 835 remittances; land them as separate files"
+        )
     if kinds["837"]:
         layout_name, lines, label = "claims_csv", parsed.claim_lines, "x12-837"
     elif kinds["835"]:
         layout_name, lines, label = "remittance_835", parsed.remittance_lines, "x12-835"
     elif parsed.transaction.startswith(("837", "835")):
-        layout_name, lines = ("claims_csv" if parsed.transaction.startswith("837") else "remittance_835"), []
+        layout_name, lines = (
+            ("claims_csv" if parsed.transaction.startswith("837") else "remittance_835"),
+            [],
+        )
         label = f"x12-{parsed.transaction[:3]}"
     else:
         raise RejectedFile(
@@ -253,8 +248,13 @@ def _read_delimited(
         header = _parse_header(header_text, delimiter, feed, relative)
         table = _parse_rows(source, data_start, delimiter, header, relative)
     result = RawConversion(
-        layout=header.layout.name, rows=0, columns=[], warnings=warnings,
-        encoding=encoding, delimiter=delimiter, format="csv",
+        layout=header.layout.name,
+        rows=0,
+        columns=[],
+        warnings=warnings,
+        encoding=encoding,
+        delimiter=delimiter,
+        format="csv",
     )
     return header, table, result
 
@@ -425,13 +425,19 @@ def _parse_rows(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=placeholders, block_size=8 << 20),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, quote_char=QUOTE, double_quote=True, escape_char=False,
-                    newlines_in_values=True, ignore_empty_lines=True,
+                    delimiter=delimiter,
+                    quote_char=QUOTE,
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=True,
+                    ignore_empty_lines=True,
                     invalid_row_handler=on_invalid_row,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={c: pa.string() for c in placeholders},
-                    null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
                 ),
             )
     except pa.ArrowInvalid:
@@ -501,9 +507,7 @@ def _parse_rows_python(
             f"rows with more fields than the header: {listed}{more}"
         )
     header.short_rows = short_rows
-    return pa.table(
-        [pa.array(values, type=pa.string()) for values in columns], names=header.names
-    )
+    return pa.table([pa.array(values, type=pa.string()) for values in columns], names=header.names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,9 +545,8 @@ def _read_xlsx(path: Path, feed: str, relative: str) -> tuple[_Header, pa.Table,
             raise RejectedFile(f"{relative}: no header row (row 1 of the first sheet is empty)")
         header = _make_header(raw_header, feed, relative)
         width = len(header.names)
-        date_format, time_format = DATE_TIME_FORMATS.get(
-            header.layout.name, DEFAULT_DATE_TIME_FORMAT
-        )
+        # dates and times Excel stored as numbers, written as the layout's staging model parses them
+        date_format, time_format = header.layout.date_format, header.layout.time_format
         kinds = [_column_kind(name) for name in header.names]
         columns: list[list[str | None]] = [[] for _ in range(width)]
         for row_number, cells in enumerate(rows, start=1):
@@ -564,8 +567,13 @@ def _read_xlsx(path: Path, feed: str, relative: str) -> tuple[_Header, pa.Table,
         workbook.close()
     table = pa.table([pa.array(v, type=pa.string()) for v in columns], names=header.names)
     result = RawConversion(
-        layout=header.layout.name, rows=0, columns=[], warnings=warnings,
-        encoding=None, delimiter=None, format="xlsx",
+        layout=header.layout.name,
+        rows=0,
+        columns=[],
+        warnings=warnings,
+        encoding=None,
+        delimiter=None,
+        format="xlsx",
     )
     return header, table, result
 
@@ -693,8 +701,9 @@ def _finish(
 
     known = set(header.layout.columns)
     extras = [name for name in keep_columns if name not in known]
-    named_extras = [name for i, name in enumerate(header.names) if name in extras
-                    and i not in header.unnamed]
+    named_extras = [
+        name for i, name in enumerate(header.names) if name in extras and i not in header.unnamed
+    ]
     if named_extras:
         warnings.append(
             f"{relative}: column(s) not in layout {header.layout.name} kept as extra: "

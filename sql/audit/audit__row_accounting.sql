@@ -2,13 +2,13 @@
 -- superseded by a corrected re-export under the same name accounts all its rows as superseded.
 -- Grain: one row per landed file content (rejected whole files included, with zero rows staged).
 with staged as (
+    -- accepted = no broken rule, in the staging model of every layout (sql/macros/layouts.sql)
     select _file_sha256 as file_sha256, count(*) as rows_accepted
     from (
-        select _file_sha256 from {{ ref('staging__attendance') }}
-        union all select _file_sha256 from {{ ref('staging__census') }}
-        union all select _file_sha256 from {{ ref('staging__roster') }}
-        union all select _file_sha256 from {{ ref('staging__claims') }}
-        union all select _file_sha256 from {{ ref('staging__remittance_835') }} where _rule is null
+        {%- for name in iop_layout_names() %}
+        {% if not loop.first %}union all {% endif -%}
+        select _file_sha256 from {{ ref('staging__' ~ name) }} where _rule is null
+        {%- endfor %}
     )
     group by 1
 )

@@ -1,0 +1,472 @@
+-- Staging of a source layout, one macro per contract: a layout's staging model
+-- (sql/staging/staging__<layout>.sql) is one call, e.g. {{ stage_attendance('attendance_vendor_b') }},
+-- and reads its column names, labels and date formats from sql/macros/layouts.sql.
+--
+-- Every staging model has the same shape: the lineage columns, the contract's typed columns, then
+-- `_rule` (the first hard rule the row breaks, null = accepted; rules in the order of
+-- docs/input_layouts.md), `_detail` (why, naming the columns as the layout delivers them) and
+-- `_raw_record` (the row as delivered, for rejected rows only). Codes come from
+-- sql/seeds/source_code_map.csv (plus the site's additions) under the layout's name and the
+-- delivered column's normalized name.
+
+
+-- The canonical columns of each contract, in the order staging.<contract> carries them (835
+-- remittances have no union: staging.remittance_835 is their contract).
+{% macro contract_columns(contract) -%}
+    {%- set columns = {
+        'attendance': [
+            'client_id', 'program', 'level_of_care', 'session_date', 'start_time', 'service_type'
+            , 'minutes', 'attendance_status', 'clinician_id'
+        ]
+        , 'census': [
+            'client_id', 'program', 'level_of_care', 'admit_date', 'discharge_date', 'discharge_reason'
+            , 'discharge_reason_text'
+        ]
+        , 'roster': [
+            'client_id', 'first_name', 'last_name', 'member_id', 'payer', 'birth_date', 'sex', 'race'
+            , 'ethnicity', 'zip'
+        ]
+        , 'claims': [
+            'claim_id', 'original_claim_id', 'claim_frequency_code', 'line_number', 'claim_type'
+            , 'member_id', 'payer', 'service_from_date', 'service_to_date', 'place_of_service'
+            , 'bill_type', 'revenue_code', 'procedure_code', 'modifiers', 'units', 'charge_amount'
+            , 'allowed_amount', 'paid_amount', 'diagnosis_codes', 'rendering_npi', 'billing_npi'
+            , 'received_date', 'adjudicated_date'
+        ]
+        , 'remittance': [
+            'claim_id', 'claim_status', 'payer_claim_control_number', 'line_number', 'member_id'
+            , 'payer', 'procedure_code', 'modifiers', 'revenue_code', 'units', 'charge_amount'
+            , 'paid_amount', 'adjustment_amount', 'adjustment_codes', 'service_date'
+            , 'line_control_number', 'payment_date'
+        ]
+    } -%}
+    {{- return(columns[contract]) -}}
+{%- endmacro %}
+
+
+-- staging.<contract>: the accepted rows of every layout of the contract, tagged with the layout.
+{% macro union_accepted(contract) -%}
+{%- set names = iop_layout_names(contract) -%}
+{%- if not names -%}
+    {{ exceptions.raise_compiler_error("no layout in sql/macros/layouts.sql has contract " ~ contract) }}
+{%- endif -%}
+{%- for name in names %}
+{% if not loop.first %}
+union all
+
+{% endif -%}
+select '{{ name }}' as source_layout
+    , {{ contract_columns(contract) | join('\n    , ') }}
+    , _source_file, _file_sha256, _row_number, _landed_at
+from {{ ref('staging__' ~ name) }}
+where _rule is null
+{%- endfor %}
+{%- endmacro %}
+
+
+-- The layout a staging model stages, checked against the macro's contract and the model's name
+-- (a copied model still naming the layout it was copied from would stage that layout twice).
+{% macro staging_layout(name, contract, required) -%}
+    {%- set layout = iop_layout(name) -%}
+    {%- if layout.contract != contract -%}
+        {{ exceptions.raise_compiler_error(
+            "layout " ~ name ~ " has contract " ~ layout.contract ~ "; stage it with stage_"
+            ~ layout.contract ~ "()") }}
+    {%- endif -%}
+    {%- if model is defined and model.resource_type == 'model' and model.name != 'staging__' ~ name -%}
+        {{ exceptions.raise_compiler_error(
+            "model " ~ model.name ~ " stages layout " ~ name ~ ": a layout's staging model is "
+            ~ "staging__" ~ name) }}
+    {%- endif -%}
+    {%- set known = contract_columns(contract) -%}
+    {%- for canonical in layout.column if canonical not in known -%}
+        {{ exceptions.raise_compiler_error(
+            "layout " ~ name ~ " maps " ~ layout.label[canonical] ~ " to " ~ canonical
+            ~ ", which is not a column of the " ~ contract ~ " contract: " ~ known | join(', ')) }}
+    {%- endfor -%}
+    {%- for canonical in required if canonical not in layout.column -%}
+        {{ exceptions.raise_compiler_error(
+            "layout " ~ name ~ " maps no delivered column to " ~ canonical
+            ~ " (sql/macros/layouts.sql), which the " ~ contract ~ " rules need") }}
+    {%- endfor -%}
+    {{- return(layout) -}}
+{%- endmacro %}
+
+
+-- raw.<layout>. The raw views are written together with raw.registry (their file lists are its
+-- ingested entries) by the registry asset, so dbt's lineage names that source; declaring one dbt
+-- source per layout would make adding a layout touch sources.yml as well. In a dbt unit test of a
+-- staging model, the input source('raw', 'registry') stands for the layout's raw rows (given with
+-- `format: sql`: dbt checks dict and csv fixtures against raw.registry's own columns).
+{% macro staging_source(layout) -%}
+    {%- set registry = source('raw', 'registry') -%}
+    {%- if model is defined and model.resource_type == 'unit_test' -%}
+        {{- return(registry) -}}
+    {%- endif -%}
+    {{- return(registry.incorporate(path={'identifier': layout.name})) -}}
+{%- endmacro %}
+
+
+-- The raw column delivering `canonical` (as `alias`."column"), or a null when the layout has none.
+{% macro staging_col(layout, canonical, alias='r') -%}
+    {%- if canonical in layout.column -%}
+        {{ alias }}.{{ adapter.quote(layout.column[canonical]) }}
+    {%- else -%}
+        null::varchar
+    {%- endif -%}
+{%- endmacro %}
+
+
+-- Trimmed text, null when blank.
+{% macro staging_text(layout, canonical) -%}
+    nullif(trim({{ staging_col(layout, canonical) }}), '')
+{%- endmacro %}
+
+
+-- A whole number (an optional minus and digits only: '1.5' and '1e3' are not), else null.
+{% macro staging_integer(layout, canonical) -%}
+    {%- set value = 'trim(' ~ staging_col(layout, canonical) ~ ')' -%}
+    case when regexp_full_match({{ value }}, '-?[0-9]+') then try_cast({{ value }} as integer) end
+{%- endmacro %}
+
+
+-- The canonical code of a coded column (joined as `alias`; null when the code is not mapped).
+{% macro staging_code_join(alias, layout, canonical) -%}
+    left join codes as {{ alias }}
+        on {{ alias }}.field = '{{ layout.column.get(canonical, canonical) }}'
+        and {{ alias }}.source_value = upper(trim({{ staging_col(layout, canonical) }}))
+{%- endmacro %}
+
+
+-- The layout's codes from the code map, upper-cased for a case-insensitive match.
+{% macro staging_codes(layout) -%}
+    select field, upper(source_value) as source_value, canonical_value
+    from {{ value_set('source_code_map') }}
+    where layout = '{{ layout.name }}'
+{%- endmacro %}
+
+
+-- A SQL string literal.
+{% macro sql_string(text) -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+
+-- `"<value as delivered>"`, or `blank` when there is none.
+{% macro staging_value(layout, canonical, blank='is blank') -%}
+    coalesce('"' || {{ staging_col(layout, canonical, '_raw') }} || '"', {{ sql_string(blank) }})
+{%- endmacro %}
+
+
+-- `<Label> "<value as delivered>" <tail>`, or `<Label> is blank <tail>`.
+{% macro staging_detail(layout, canonical, tail) -%}
+    {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }} || {{ sql_string(' ' ~ tail) }}
+{%- endmacro %}
+
+
+-- How a detail names the valid codes of a coded column.
+{% macro staging_expected(layout, canonical) -%}
+    {{- layout.expected.get(canonical)
+        or 'in source_code_map.csv (layout ' ~ layout.name ~ ', field ' ~ layout.column[canonical] ~ ')' -}}
+{%- endmacro %}
+
+
+-- '%m/%d/%Y' -> 'MM/DD/YYYY': a date format as a detail names it.
+{% macro format_label(format) -%}
+    {%- set label = namespace(text=format) -%}
+    {%- for code, text in [
+        ('%-m', 'M'), ('%-d', 'D'), ('%Y', 'YYYY'), ('%y', 'YY'), ('%m', 'MM'), ('%d', 'DD')
+        , ('%b', 'Mon'), ('%B', 'Month')
+    ] -%}
+        {%- set label.text = label.text.replace(code, text) -%}
+    {%- endfor -%}
+    {{- label.text -}}
+{%- endmacro %}
+
+
+-- Text to date / time in a strptime format; null when it does not parse. Engine-specific.
+{% macro parse_date(expression, format) -%}
+    {{- adapter.dispatch('parse_date', 'iop')(expression, format) -}}
+{%- endmacro %}
+
+{% macro default__parse_date(expression, format) -%}
+    try_strptime({{ expression }}, {{ sql_string(format) }})::date
+{%- endmacro %}
+
+{% macro parse_time(expression, format) -%}
+    {{- adapter.dispatch('parse_time', 'iop')(expression, format) -}}
+{%- endmacro %}
+
+{% macro default__parse_time(expression, format) -%}
+    try_strptime({{ expression }}, {{ sql_string(format) }})::time
+{%- endmacro %}
+
+
+-- Attendance: one row per scheduled session as the EHR exports it.
+{% macro stage_attendance(name) -%}
+{%- set layout = staging_layout(
+    name, 'attendance'
+    , required=['client_id', 'level_of_care', 'session_date', 'minutes', 'attendance_status']) -%}
+with codes as (
+    {{ staging_codes(layout) }}
+)
+
+, typed as (
+    select
+        r as _raw
+        , r._source_file
+        , r._file_sha256
+        , r._row_number
+        , r._landed_at
+        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_text(layout, 'program') }} as program
+        , loc.canonical_value as level_of_care
+        , {{ parse_date('trim(' ~ staging_col(layout, 'session_date') ~ ')', layout.date_format) }} as session_date
+        , {{ parse_time('trim(' ~ staging_col(layout, 'start_time') ~ ')', layout.time_format) }} as start_time
+        , svc.canonical_value as service_type
+        , {{ staging_integer(layout, 'minutes') }} as minutes
+        , status.canonical_value as attendance_status
+        , {{ staging_text(layout, 'clinician_id') }} as clinician_id
+    from {{ staging_source(layout) }} as r
+    {{ staging_code_join('loc', layout, 'level_of_care') }}
+    {{ staging_code_join('svc', layout, 'service_type') }}
+    {{ staging_code_join('status', layout, 'attendance_status') }}
+)
+
+select
+    * exclude (_raw)
+    , case
+        when client_id is null then 'missing_client_id'
+        when session_date is null then 'invalid_date'
+        when level_of_care is null then 'unknown_level_of_care'
+        when attendance_status is null then 'unknown_status'
+        when minutes is null or minutes <= 0 then 'invalid_minutes'
+    end as _rule
+    , case _rule
+        when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_date' then {{ staging_detail(layout, 'session_date', 'is not ' ~ format_label(layout.date_format)) }}
+        when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
+        when 'unknown_status' then {{ staging_detail(layout, 'attendance_status', 'is not ' ~ staging_expected(layout, 'attendance_status')) }}
+        when 'invalid_minutes' then {{ staging_detail(layout, 'minutes', 'is not a whole number above 0') }}
+    end as _detail
+    , case when _rule is not null then to_json(_raw) end as _raw_record
+from typed
+{%- endmacro %}
+
+
+-- Census: snapshots of admissions and discharges (a blank discharge date = still admitted).
+{% macro stage_census(name) -%}
+{%- set layout = staging_layout(
+    name, 'census', required=['client_id', 'level_of_care', 'admit_date', 'discharge_date']) -%}
+{%- set admit = staging_col(layout, 'admit_date', '_raw') -%}
+{%- set discharge = staging_col(layout, 'discharge_date', '_raw') -%}
+with codes as (
+    {{ staging_codes(layout) }}
+)
+
+, typed as (
+    select
+        r as _raw
+        , r._source_file
+        , r._file_sha256
+        , r._row_number
+        , r._landed_at
+        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_text(layout, 'program') }} as program
+        , loc.canonical_value as level_of_care
+        , {{ parse_date('trim(' ~ staging_col(layout, 'admit_date') ~ ')', layout.date_format) }} as admit_date
+        , {{ staging_text(layout, 'discharge_date') }} as discharge_date_text
+        , {{ parse_date('discharge_date_text', layout.date_format) }} as discharge_date
+        , {{ staging_text(layout, 'discharge_reason') }} as discharge_reason_text
+        , reason.canonical_value as discharge_reason
+    from {{ staging_source(layout) }} as r
+    {{ staging_code_join('loc', layout, 'level_of_care') }}
+    {{ staging_code_join('reason', layout, 'discharge_reason') }}
+)
+
+select
+    * exclude (_raw)
+    , case
+        when client_id is null then 'missing_client_id'
+        when admit_date is null then 'invalid_date'
+        when discharge_date_text is not null and discharge_date is null then 'invalid_date'
+        when level_of_care is null then 'unknown_level_of_care'
+        when discharge_date < admit_date then 'invalid_date_range'
+    end as _rule
+    , case _rule
+        when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_date' then {{ sql_string(layout.label.admit_date ~ ' ') }} || {{ staging_value(layout, 'admit_date', 'blank') }}
+            || {{ sql_string(' or ' ~ layout.label.discharge_date ~ ' ') }} || {{ staging_value(layout, 'discharge_date', 'blank') }}
+            || {{ sql_string(' is not ' ~ format_label(layout.date_format)) }}
+        when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
+        when 'invalid_date_range' then {{ sql_string(layout.label.discharge_date ~ ' ') }} || {{ discharge }}
+            || {{ sql_string(' is before ' ~ layout.label.admit_date ~ ' ') }} || {{ admit }}
+    end as _detail
+    , case when _rule is not null then to_json(_raw) end as _raw_record
+from typed
+{%- endmacro %}
+
+
+-- Roster: the EHR's clients with their payer member ids (the crosswalk to claims). Names, birth
+-- date and ZIP are identifying and never leave core.persons.
+{% macro stage_roster(name) -%}
+{%- set layout = staging_layout(name, 'roster', required=['client_id', 'birth_date']) -%}
+with typed as (
+    select
+        r as _raw
+        , r._source_file
+        , r._file_sha256
+        , r._row_number
+        , r._landed_at
+        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_text(layout, 'first_name') }} as first_name
+        , {{ staging_text(layout, 'last_name') }} as last_name
+        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_text(layout, 'payer') }} as payer
+        , {{ parse_date('trim(' ~ staging_col(layout, 'birth_date') ~ ')', layout.date_format) }} as birth_date
+        , coalesce(nullif(upper(trim({{ staging_col(layout, 'sex') }})), ''), 'U') as sex
+        , {{ staging_text(layout, 'race') }} as race
+        , {{ staging_text(layout, 'ethnicity') }} as ethnicity
+        , {{ staging_text(layout, 'zip') }} as zip
+    from {{ staging_source(layout) }} as r
+)
+
+select
+    * exclude (_raw)
+    , case
+        when client_id is null then 'missing_client_id'
+        when birth_date is null then 'invalid_date'
+    end as _rule
+    , case _rule
+        when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_date' then {{ sql_string(layout.label.birth_date ~ ' is not ' ~ format_label(layout.date_format)) }}
+    end as _detail
+    , case when _rule is not null then to_json(_raw) end as _raw_record
+from typed
+{%- endmacro %}
+
+
+-- Claim lines: every version of every claim (originals, replacements, voids, duplicates);
+-- core.claim_lines resolves them.
+{% macro stage_claims(name) -%}
+{%- set layout = staging_layout(
+    name, 'claims'
+    , required=[
+        'claim_id', 'claim_frequency_code', 'line_number', 'member_id', 'service_from_date'
+        , 'service_to_date', 'received_date'
+    ]) -%}
+{%- set date_format = layout.date_format -%}
+{%- set service_from = 'trim(' ~ staging_col(layout, 'service_from_date') ~ ')' -%}
+{%- set raw_from = staging_col(layout, 'service_from_date', '_raw') -%}
+{%- set raw_to = staging_col(layout, 'service_to_date', '_raw') -%}
+{%- set raw_received = staging_col(layout, 'received_date', '_raw') -%}
+with typed as (
+    select
+        r as _raw
+        , r._source_file
+        , r._file_sha256
+        , r._row_number
+        , r._landed_at
+        , {{ staging_text(layout, 'claim_id') }} as claim_id
+        , {{ staging_text(layout, 'original_claim_id') }} as original_claim_id
+        , trim({{ staging_col(layout, 'claim_frequency_code') }}) as claim_frequency_code
+        , {{ staging_integer(layout, 'line_number') }} as line_number
+        , lower({{ staging_text(layout, 'claim_type') }}) as claim_type
+        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_text(layout, 'payer') }} as payer
+        , {{ parse_date(service_from, date_format) }} as service_from_date
+        , coalesce(
+            {{ parse_date(staging_text(layout, 'service_to_date'), date_format) }}
+            , {{ parse_date(service_from, date_format) }}
+        ) as service_to_date
+        , {{ staging_text(layout, 'place_of_service') }} as place_of_service
+        , {{ staging_text(layout, 'bill_type') }} as bill_type
+        , lpad({{ staging_text(layout, 'revenue_code') }}, 4, '0') as revenue_code
+        , upper({{ staging_text(layout, 'procedure_code') }}) as procedure_code
+        , {{ staging_text(layout, 'modifiers') }} as modifiers
+        , try_cast(trim({{ staging_col(layout, 'units') }}) as decimal(12, 2)) as units
+        , try_cast(trim({{ staging_col(layout, 'charge_amount') }}) as decimal(14, 2)) as charge_amount
+        , try_cast(trim({{ staging_col(layout, 'allowed_amount') }}) as decimal(14, 2)) as allowed_amount
+        , try_cast(trim({{ staging_col(layout, 'paid_amount') }}) as decimal(14, 2)) as paid_amount
+        , {{ staging_text(layout, 'diagnosis_codes') }} as diagnosis_codes
+        , {{ staging_text(layout, 'rendering_npi') }} as rendering_npi
+        , {{ staging_text(layout, 'billing_npi') }} as billing_npi
+        , {{ parse_date('trim(' ~ staging_col(layout, 'received_date') ~ ')', date_format) }} as received_date
+        , {{ parse_date(staging_text(layout, 'adjudicated_date'), date_format) }} as adjudicated_date
+    from {{ staging_source(layout) }} as r
+)
+
+select
+    * exclude (_raw)
+    , case
+        when member_id is null then 'missing_member_id'
+        when service_from_date is null
+            or (nullif(trim({{ raw_to }}), '') is not null
+                and {{ parse_date('trim(' ~ raw_to ~ ')', date_format) }} is null)
+            or received_date is null then 'invalid_date'
+        when claim_frequency_code is null or claim_frequency_code not in ('1', '7', '8')
+            then 'invalid_frequency_code'
+        when claim_id is null or line_number is null then 'missing_claim_key'
+        when service_to_date < service_from_date then 'invalid_date_range'
+    end as _rule
+    , case _rule
+        when 'missing_member_id' then {{ sql_string(layout.label.member_id ~ ' is blank') }}
+        when 'invalid_date' then {{ sql_string(layout.label.service_from_date ~ ' "') }} || coalesce({{ raw_from }}, '')
+            || {{ sql_string('", ' ~ layout.label.service_to_date ~ ' "') }} || coalesce({{ raw_to }}, '')
+            || {{ sql_string('" or ' ~ layout.label.received_date ~ ' "') }} || coalesce({{ raw_received }}, '')
+            || {{ sql_string('" is not ' ~ format_label(date_format)) }}
+        when 'invalid_frequency_code' then {{ staging_detail(layout, 'claim_frequency_code', 'is not 1, 7 or 8') }}
+        when 'missing_claim_key' then {{ sql_string(layout.label.claim_id ~ ' or ' ~ layout.label.line_number ~ ' is blank or not a number') }}
+        when 'invalid_date_range' then {{ sql_string(layout.label.service_to_date ~ ' ') }} || {{ raw_to }}
+            || {{ sql_string(' is before ' ~ layout.label.service_from_date ~ ' ') }} || {{ raw_from }}
+    end as _detail
+    , case when _rule is not null then to_json(_raw) end as _raw_record
+from typed
+{%- endmacro %}
+
+
+-- 835 remittance lines (from X12 files): what the payer paid, denied or reversed. claim_status
+-- 22 is a reversal (amounts negative), 4 a denial. The details name X12 elements, not columns.
+{% macro stage_remittance(name) -%}
+{%- set layout = staging_layout(
+    name, 'remittance', required=['claim_id', 'line_number', 'service_date']) -%}
+with typed as (
+    select
+        r as _raw
+        , r._source_file
+        , r._file_sha256
+        , r._row_number
+        , r._landed_at
+        , {{ staging_text(layout, 'claim_id') }} as claim_id
+        , {{ staging_text(layout, 'claim_status') }} as claim_status
+        , {{ staging_text(layout, 'payer_claim_control_number') }} as payer_claim_control_number
+        , try_cast(trim({{ staging_col(layout, 'line_number') }}) as integer) as line_number
+        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_text(layout, 'payer') }} as payer
+        , upper({{ staging_text(layout, 'procedure_code') }}) as procedure_code
+        , {{ staging_text(layout, 'modifiers') }} as modifiers
+        , lpad({{ staging_text(layout, 'revenue_code') }}, 4, '0') as revenue_code
+        , try_cast(trim({{ staging_col(layout, 'units') }}) as decimal(12, 2)) as units
+        , try_cast(trim({{ staging_col(layout, 'charge_amount') }}) as decimal(14, 2)) as charge_amount
+        , try_cast(trim({{ staging_col(layout, 'paid_amount') }}) as decimal(14, 2)) as paid_amount
+        , try_cast(trim({{ staging_col(layout, 'adjustment_amount') }}) as decimal(14, 2)) as adjustment_amount
+        , {{ staging_text(layout, 'adjustment_codes') }} as adjustment_codes
+        , {{ parse_date('trim(' ~ staging_col(layout, 'service_date') ~ ')', layout.date_format) }} as service_date
+        , {{ staging_text(layout, 'line_control_number') }} as line_control_number
+        , {{ parse_date(staging_text(layout, 'payment_date'), layout.date_format) }} as payment_date
+    from {{ staging_source(layout) }} as r
+)
+
+select
+    * exclude (_raw)
+    , case
+        when claim_id is null or line_number is null then 'missing_claim_key'
+        when service_date is null then 'invalid_date'
+    end as _rule
+    , case _rule
+        when 'missing_claim_key' then 'CLP01 claim id or line number is missing'
+        when 'invalid_date' then 'service date ' || {{ staging_value(layout, 'service_date', 'is missing') }} || ' is not a valid date'
+    end as _detail
+    , case when _rule is not null then to_json(_raw) end as _raw_record
+from typed
+{%- endmacro %}
