@@ -1,28 +1,36 @@
-"""The data dictionary of the marts: one column-doc sidecar `sql/marts/<mart>.yml` per mart.
+"""The data dictionary: the docs of every dbt model, in every layer, as the manifest holds them.
 
-A sidecar holds the mart's `description`, its `grain` and, under `columns:`, every output column
-in output order with its DuckDB `type`, a `description` and optionally `unit` and `values` (a
-mapping of code -> meaning, or a list of codes). From it this module
+Each model `sql/<layer>/<model>.sql` has its docs beside it in `sql/<layer>/<model>.yml` (dbt
+properties): the model's `description`, `meta.grain` and, under `columns:`, every output column in
+output order with its DuckDB `data_type`, a `description` and optionally `meta.unit` and
+`meta.values` (a mapping of code -> meaning, or a list of codes). dbt reads them into the manifest
+(iop.dbt_project), and from there they reach
 
-* writes DuckDB `COMMENT ON TABLE` / `COMMENT ON COLUMN` (`apply_comments`; the publication
-  writes them into the published marts.duckdb, where BI tools and `duckdb_columns()` show them),
-* gives Dagster `TableSchema`-ready column metadata (`column_metadata`, `table_schema`),
-* renders docs/data_dictionary.md (`render_markdown`), regenerated and checked with
+* the working warehouse as DuckDB comments: dbt's `persist_docs` (dbt_project.yml) writes
+  `COMMENT ON` each model's table or view and its columns (the descriptions);
+* the Dagster asset of each model as its `dagster/column_schema` (dagster-dbt reads the manifest);
+* the published marts.duckdb as DuckDB comments, through this module (`apply_comments`: the
+  description with the grain, each column with its unit and values), where BI tools and
+  `duckdb_columns()` show them;
+* docs/data_dictionary.md (`render_markdown`: marts, then core, audit and staging), regenerated and
+  checked with
 
       python -m iop.dictionary --database PATH --out docs/data_dictionary.md [--check]
 
-  where PATH is a built database (the working warehouse.duckdb or a published marts.duckdb):
-  the sidecars are first checked against its `DESCRIBE` (names, order, types).
+  where PATH is a built database: the working warehouse.duckdb (every layer is checked against
+  its `DESCRIBE`: names, order, types) or a published marts.duckdb (the marts are);
+* dbt's static docs site with the lineage graph (`make docs`).
 
-tests/test_dictionary.py keeps sidecars, built tables, published comments and the committed
-markdown in step.
+tests/test_dictionary.py keeps the docs, the built tables, the comments, the Dagster column
+schemas and the committed markdown in step.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +41,44 @@ from iop import dbt_project
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MARKDOWN_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 REGENERATE = "python -m iop.dictionary --database PATH --out docs/data_dictionary.md"
+# The order of docs/data_dictionary.md: what readers use first, then what it is built from.
+MARKDOWN_LAYERS = ("marts", "core", "audit", "staging")
+
+LAYER_INTROS = {
+    "marts": (
+        "Marts (published)",
+        "The tables BI tools read: tables of the published, read-only "
+        "`$IOP_DATA_DIR/marts.duckdb` (a connection to that file queries `marts.<mart>`, the "
+        "catalog being named after the file, or just `<mart>`) and the Parquet copies "
+        "`$IOP_DATA_DIR/marts/<mart>.parquet`. Every description below is also a DuckDB comment "
+        "in the published file (`select table_name, column_name, comment from duckdb_columns()`), "
+        "with the grain, units and values. Persons are keyed pseudonyms, dates are months, ages "
+        "are bands; aggregate marts suppress cells of 1-10 persons.",
+    ),
+    "core": (
+        "Core",
+        "The conformed model the marts are computed from, in the working warehouse "
+        "(`$IOP_DATA_DIR/warehouse.duckdb`, schema `core`): persons, sessions, census admissions, "
+        "resolved claim lines, care spans, episodes and transitions. Holds identifying data "
+        "(internal person ids, names, birth dates, exact dates): never published.",
+    ),
+    "audit": (
+        "Audit",
+        "What happened to every landed file and every rejected row (schema `audit` of the "
+        "working warehouse): nothing delivered is dropped silently.",
+    ),
+    "staging": (
+        "Staging",
+        "Source rows typed and mapped to canonical codes (schema `staging` of the working "
+        "warehouse, read from the raw layer described in `sql/staging/sources.yml`): one table "
+        "per source layout with every delivered row and the hard rule a rejected row breaks, and "
+        "one view per feed over the accepted rows in the canonical contract. Identifying.",
+    ),
+}
 
 
 class DictionaryError(ValueError):
-    """A sidecar is malformed, or does not match the table it documents."""
+    """A model's docs are malformed, or do not match the table they document."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +104,20 @@ class ColumnDoc:
 
 
 @dataclass(frozen=True)
-class MartDoc:
+class ModelDoc:
+    """The docs of one model (or of the publication's metadata table): `layer.name`."""
+
     name: str
     description: str
     grain: str
     columns: tuple[ColumnDoc, ...]
     path: Path | None = None
+    layer: str = "marts"
+    materialized: str | None = None
 
     @property
     def table(self) -> str:
-        return f"marts.{self.name}"
+        return f"{self.layer}.{self.name}"
 
     @property
     def comment(self) -> str:
@@ -84,8 +130,11 @@ class MartDoc:
         raise KeyError(name)
 
 
+# The publication (iop.publish) knows the docs of a mart by this name.
+MartDoc = ModelDoc
+
 # The metadata table of every publication (written by iop.publish, documented here with the marts).
-PUBLICATION_DOC = MartDoc(
+PUBLICATION_DOC = ModelDoc(
     name="_publication",
     description=(
         "Metadata of the publication this file holds, one row per published mart: a reader checks "
@@ -103,6 +152,7 @@ PUBLICATION_DOC = MartDoc(
         ),
         ColumnDoc("row_count", "BIGINT", "Number of rows published in that table.", unit="rows"),
     ),
+    layer="main",
 )
 
 
@@ -127,13 +177,20 @@ def _values(raw, where: str) -> tuple[tuple[str, str], ...]:
     raise DictionaryError(f"{where}.values: expected a mapping or a list")
 
 
-def from_node(node: Mapping) -> MartDoc:
+def _meta(spec: Mapping) -> Mapping:
+    # dbt keeps `meta` at the top of a node and under its config; either may be the one filled.
+    return spec.get("meta") or (spec.get("config") or {}).get("meta") or {}
+
+
+def from_node(node: Mapping) -> ModelDoc:
     """A model's docs from its dbt manifest node (written in sql/<layer>/<model>.yml)."""
-    where = node.get("patch_path") or node["original_file_path"]
+    where = node.get("patch_path") or node.get("original_file_path") or node.get("name", "?")
+    if not node.get("patch_path"):
+        raise DictionaryError(f"{where}: no yml docs beside the model (sql/<layer>/<model>.yml)")
     columns = []
     for column, spec in (node.get("columns") or {}).items():
         at = f"{where}: column {column}"
-        meta = spec.get("meta") or {}
+        meta = _meta(spec)
         columns.append(
             ColumnDoc(
                 name=str(column),
@@ -145,26 +202,35 @@ def from_node(node: Mapping) -> MartDoc:
         )
     if not columns:
         raise DictionaryError(f"{where}: `columns` must document every output column")
-    meta = node.get("meta") or {}
-    return MartDoc(
+    return ModelDoc(
         name=node["alias"],
         description=_text(node.get("description"), f"{where}: description"),
-        grain=_text(meta.get("grain"), f"{where}: meta.grain"),
+        grain=_text(_meta(node).get("grain"), f"{where}: meta.grain"),
         columns=tuple(columns),
         path=PROJECT_ROOT / str(where).removeprefix("iop://"),
+        layer=node["schema"],
+        materialized=(node.get("config") or {}).get("materialized"),
     )
 
 
-def load(mart: str) -> MartDoc:
+def load(table: str) -> ModelDoc:
+    """The docs of `layer.table` (a bare name is a mart: `episodes` = `marts.episodes`)."""
+    table = table if "." in table else f"marts.{table}"
     try:
-        return from_node(dbt_project.model_node(f"marts.{mart}"))
+        node = dbt_project.model_node(table)
     except KeyError:
-        raise DictionaryError(f"no model builds marts.{mart}") from None
+        raise DictionaryError(f"no model builds {table}") from None
+    return from_node(node)
 
 
-def load_all() -> dict[str, MartDoc]:
-    """The docs of every mart model, by mart name (sorted)."""
-    return {m.table_name: load(m.table_name) for m in dbt_project.models("marts")}
+def load_all(layer: str = "marts") -> dict[str, ModelDoc]:
+    """The docs of every model of one layer, by table name (sorted)."""
+    return {m.table_name: load(m.table) for m in dbt_project.models(layer)}
+
+
+def load_layers(layers: Iterable[str] = MARKDOWN_LAYERS) -> dict[str, ModelDoc]:
+    """The docs of every model of the given layers, by `layer.table`, layer by layer."""
+    return {m.table: load(m.table) for layer in layers for m in dbt_project.models(layer)}
 
 
 def _literal(text: str) -> str:
@@ -175,7 +241,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def apply_comments(con: duckdb.DuckDBPyConnection, table_sql_name: str, doc: MartDoc) -> list[str]:
+def apply_comments(con: duckdb.DuckDBPyConnection, table_sql_name: str, doc: ModelDoc) -> list[str]:
     """COMMENT ON the table and each documented column that the table has.
 
     `table_sql_name` is the table as SQL names it (`marts.episodes`, `pub.main.episodes`).
@@ -194,36 +260,49 @@ def apply_comments(con: duckdb.DuckDBPyConnection, table_sql_name: str, doc: Mar
     return missing
 
 
-def column_metadata(doc: MartDoc) -> list[dict[str, str]]:
+def column_metadata(doc: ModelDoc) -> list[dict[str, str]]:
     """[{name, type, description}] per column, ready for `dagster.TableColumn(**item)`."""
     return [{"name": c.name, "type": c.type, "description": c.comment} for c in doc.columns]
 
 
-def table_schema(doc: MartDoc):
-    """The mart's columns as a `dagster.TableSchema` (for `dagster/column_schema` metadata)."""
+def table_schema(doc: ModelDoc):
+    """The model's columns as a `dagster.TableSchema` (for `dagster/column_schema` metadata)."""
     from dagster import TableColumn, TableSchema
 
     return TableSchema(columns=[TableColumn(**item) for item in column_metadata(doc)])
 
 
-def described_columns(con: duckdb.DuckDBPyConnection, mart: str) -> list[tuple[str, str]]:
-    """(name, type) of a built mart, in order: `marts.<mart>` in a working database, or the
-    default schema's `<mart>` in a published file."""
-    for schema in ("marts", "main"):
-        found = con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    # Tables and views: staging unions are views.
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where database_name = current_database() "
             "and schema_name = ? and table_name = ?",
-            [schema, mart],
+            [schema, name],
         ).fetchone()[0]
-        if found:
+    )
+
+
+def is_publication(con: duckdb.DuckDBPyConnection) -> bool:
+    """A published marts.duckdb (marts in its default schema, with `_publication`)."""
+    return _has_table(con, "main", PUBLICATION_DOC.name)
+
+
+def described_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(name, type) of a built model, in order: `layer.table` in a working database; a mart (a
+    bare name or `marts.<mart>`) also as the default schema's `<mart>` of a published file."""
+    layer, name = table.split(".") if "." in table else ("marts", table)
+    for schema in (layer, "main") if layer == "marts" else (layer,):
+        if _has_table(con, schema, name):
             return [
-                (r[0], r[1]) for r in con.execute(f"describe {schema}.{_quote(mart)}").fetchall()
+                (r[0], r[1]) for r in con.execute(f"describe {schema}.{_quote(name)}").fetchall()
             ]
-    raise DictionaryError(f"table {mart} not found in schema marts or main of the database")
+    where = "schema marts or main" if layer == "marts" else f"schema {layer}"
+    raise DictionaryError(f"table {name} not found in {where} of the database")
 
 
-def mismatches(doc: MartDoc, described: list[tuple[str, str]]) -> list[str]:
-    """Differences between a sidecar and the built table: names, order and types."""
+def mismatches(doc: ModelDoc, described: list[tuple[str, str]]) -> list[str]:
+    """Differences between a model's docs and the built table: names, order and types."""
     problems = []
     documented = [c.name for c in doc.columns]
     actual = [name for name, _ in described]
@@ -231,7 +310,7 @@ def mismatches(doc: MartDoc, described: list[tuple[str, str]]) -> list[str]:
         missing = [c for c in actual if c not in documented]
         extra = [c for c in documented if c not in actual]
         problems.append(
-            f"marts.{doc.name}: documented columns differ from the table"
+            f"{doc.table}: documented columns differ from the table"
             + (f"; undocumented: {missing}" if missing else "")
             + (f"; not in the table: {extra}" if extra else "")
             + ("; same columns, different order" if not missing and not extra else "")
@@ -240,43 +319,68 @@ def mismatches(doc: MartDoc, described: list[tuple[str, str]]) -> list[str]:
     for column in doc.columns:
         if column.name in types and types[column.name].upper() != column.type:
             problems.append(
-                f"marts.{doc.name}.{column.name}: sidecar type {column.type}, table type "
+                f"{doc.table}.{column.name}: documented type {column.type}, table type "
                 f"{types[column.name]}"
             )
     return problems
 
 
-def check_database(con: duckdb.DuckDBPyConnection, docs: Mapping[str, MartDoc]) -> list[str]:
+def check_database(con: duckdb.DuckDBPyConnection, docs: Iterable[ModelDoc]) -> list[str]:
     problems = []
-    for name, doc in docs.items():
+    for doc in docs:
         try:
-            problems += mismatches(doc, described_columns(con, name))
+            problems += mismatches(doc, described_columns(con, doc.table))
         except DictionaryError as error:
             problems.append(str(error))
     return problems
 
 
+def check(database: str | Path, docs: Mapping[str, ModelDoc] | None = None) -> list[str]:
+    """Check docs against a built database: in a published file the marts, in a working
+    warehouse every documented model."""
+    docs = load_layers() if docs is None else docs
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        published = is_publication(con)
+        checked = [d for d in docs.values() if d.layer == "marts" or not published]
+        return check_database(con, checked)
+    finally:
+        con.close()
+
+
+def _md(text: str) -> str:
+    # `<feed>/<file name>` would read as an HTML tag and vanish from the rendered page.
+    return re.sub(r"<(?=[A-Za-z/])", "&lt;", " ".join(text.split()))
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return _md(text).replace("|", "\\|")
 
 
 def _markdown_values(values: tuple[tuple[str, str], ...]) -> str:
     return "; ".join(f"`{code}` {meaning}".strip() for code, meaning in values)
 
 
-def _markdown_section(doc: MartDoc, heading: str) -> list[str]:
+def _anchor(heading: str) -> str:
+    # GitHub's heading ids: lower case, punctuation other than - and _ dropped, spaces to -.
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def _markdown_section(doc: ModelDoc, heading: str) -> list[str]:
     lines = [
-        f"## {heading}",
+        f"### {heading}",
         "",
-        _sentence(doc.description),
+        _md(_sentence(doc.description)),
         "",
-        f"**Grain:** {_sentence(doc.grain)}",
+        f"**Grain:** {_md(_sentence(doc.grain))}",
         "",
     ]
     if doc.path is not None:
         source = doc.path.relative_to(PROJECT_ROOT).with_suffix(".sql").as_posix()
+        kind = f" ({doc.materialized})" if doc.materialized else ""
         lines += [
-            f"Model: `{source}`; column docs: `{doc.path.relative_to(PROJECT_ROOT).as_posix()}`.",
+            f"Model: `{source}`{kind}; docs: `{doc.path.relative_to(PROJECT_ROOT).as_posix()}`.",
             "",
         ]
     lines += ["| column | type | description |", "|---|---|---|"]
@@ -292,54 +396,60 @@ def _markdown_section(doc: MartDoc, heading: str) -> list[str]:
 
 
 def render_markdown(
-    docs: Mapping[str, MartDoc] | None = None, *, database: str | Path | None = None
+    docs: Mapping[str, ModelDoc] | None = None, *, database: str | Path | None = None
 ) -> str:
-    """docs/data_dictionary.md: per mart its description, grain and column | type | description.
+    """docs/data_dictionary.md: per layer (marts, core, audit, staging) and model its
+    description, grain and column | type | description.
 
-    With `database` (a built working or published database), the sidecars are first checked
-    against its DESCRIBE (names, order and types) and a mismatch raises DictionaryError; the
-    types rendered are then the same either way.
+    `docs` are keyed by `layer.table` (default: every model, `load_layers()`). With `database`
+    (a built working warehouse or published marts file) the docs are first checked against its
+    DESCRIBE (names, order and types; see `check`) and a mismatch raises DictionaryError; the
+    text rendered is the same either way.
     """
-    docs = load_all() if docs is None else docs
-    if database is not None:
-        con = duckdb.connect(str(database), read_only=True)
-        try:
-            problems = check_database(con, docs)
-        finally:
-            con.close()
-        if problems:
-            raise DictionaryError("sidecars do not match the database:\n  " + "\n  ".join(problems))
+    docs = load_layers() if docs is None else docs
+    if database is not None and (problems := check(database, docs)):
+        raise DictionaryError("the docs do not match the database:\n  " + "\n  ".join(problems))
+    by_layer = {layer: [d for d in docs.values() if d.layer == layer] for layer in MARKDOWN_LAYERS}
     lines = [
-        "# Data dictionary: published marts",
+        "# Data dictionary",
         "",
-        f"<!-- Generated from sql/marts/*.yml by `{REGENERATE}`. Do not edit by hand. -->",
+        f"<!-- Generated from the models' docs (sql/<layer>/<model>.yml, through the dbt "
+        f"manifest) by `{REGENERATE}`. Do not edit by hand. -->",
         "",
-        "The marts BI tools read: tables of the published, read-only "
-        "`$IOP_DATA_DIR/marts.duckdb` (a connection to that file queries `marts.<mart>`, the "
-        "catalog being named after the file, or just `<mart>`) and the Parquet copies "
-        "`$IOP_DATA_DIR/marts/<mart>.parquet`. Every description below is also a "
-        "DuckDB comment in the published file (`select table_name, column_name, comment from "
-        "duckdb_columns()`). Persons are keyed pseudonyms, dates are months, ages are bands; "
-        "aggregate marts suppress cells of 1-10 persons.",
-        "",
-        *[f"- [marts.{name}](#marts{name})" for name in docs],
-        "- [_publication](#_publication)",
+        "Every model of the dbt project in `sql/`, layer by layer: its description, grain and "
+        "every column in output order with its DuckDB type. The same docs are DuckDB comments in "
+        "the working warehouse (dbt `persist_docs`) and in the published marts file, the column "
+        "schemas of the Dagster assets, and dbt's docs site with the lineage graph (`make docs`, "
+        "under `$IOP_DATA_DIR/docs/`).",
         "",
     ]
-    for name, doc in docs.items():
-        lines += _markdown_section(doc, f"marts.{name}")
-    lines += _markdown_section(PUBLICATION_DOC, "_publication")
+    for layer, layer_docs in by_layer.items():
+        title = LAYER_INTROS[layer][0]
+        lines.append(f"- [{title}](#{_anchor(title)})")
+        lines += [f"  - [{d.table}](#{_anchor(d.table)})" for d in layer_docs]
+        if layer == "marts":
+            lines.append(f"  - [{PUBLICATION_DOC.name}](#{_anchor(PUBLICATION_DOC.name)})")
+    lines.append("")
+    for layer, layer_docs in by_layer.items():
+        title, intro = LAYER_INTROS[layer]
+        lines += [f"## {title}", "", intro, ""]
+        for doc in layer_docs:
+            lines += _markdown_section(doc, doc.table)
+        if layer == "marts":
+            lines += _markdown_section(PUBLICATION_DOC, PUBLICATION_DOC.name)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m iop.dictionary", description=__doc__.split("\n")[0]
+        prog="python -m iop.dictionary",
+        description="Render (or --check) docs/data_dictionary.md from the dbt models' yml docs.",
     )
     parser.add_argument(
         "--database",
         type=Path,
-        help="built warehouse.duckdb or published marts.duckdb to check against",
+        help="built warehouse.duckdb (every layer) or published marts.duckdb (the marts) to check "
+        "the docs against",
     )
     parser.add_argument("--out", type=Path, default=MARKDOWN_PATH, help="markdown file to write")
     parser.add_argument(
