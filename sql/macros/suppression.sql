@@ -1,7 +1,257 @@
 -- Small-cell suppression (CMS cell-size rule: no published cell may show 1-10 persons; zero may
--- be shown; no hidden value may be derivable from totals, percentages or other cells).
+-- be shown; no hidden value may be derivable from totals, percentages or other cells), written
+-- once for every aggregate mart. Each of those marts states the rule in its yml description in
+-- exactly the words of the RULE paragraph below, and says which lines it has; tests/
+-- test_suppression.py checks both, and that the mart's SQL calls these macros.
+--
+-- RULE: Small cells: a count of 1-10 persons (or of their episodes) is suppressed; a count of 0
+-- is shown. A line is a total with the counts that add up to it, in each direction in which the
+-- table can be summed. Every line that holds a suppressed count, its total included, must hold
+-- at least two, one of them of 11 or more: until it does, its smallest published count of 11 or
+-- more is suppressed too (its total only when no other count qualifies and each suppressed count
+-- is at most 1), and this is repeated until no line changes. The numerator and denominator of a
+-- rate of persons or episodes are counts under the same rule; a rate or statistic built on a
+-- suppressed count is null, and so is every value of a row whose persons are suppressed.
+--
+-- Why: with a single suppressed count in a line, the total minus the published counts gives it
+-- back; with two 1-person counts and nothing else, the remainder 2 pins both to 1. When the
+-- suppressed counts of a line are two or more and one of them is 11+, the remainder is larger
+-- than the least they can hold, and no split of it is forced. The total is part of the line:
+-- where it is suppressed (a total that is also a count of another line, as the 'all' rows of
+-- marts.step_down_transitions), the published counts would otherwise add up to it. Lines cross
+-- (a row's count is in one line per direction; a row's counts are suppressed together), so
+-- fixing one line can leave another with a single suppressed count: rounds repeat until every
+-- line is settled (a recursive CTE; it ends, since a round only adds suppressed counts). A line
+-- whose only published count of 11+ is its total keeps it unless the suppressed counts are all
+-- 1 (or 0): they are then all at their least, and the total would pin every one; otherwise
+-- (the PHP programs of a month, 7 and 9 persons, 'All' 16) no split of the remainder is forced,
+-- and the total stays published. A line with no published count of 11+ at all has a total of
+-- 1-10, itself suppressed, or of 0.
 
 -- A count of 1-10 persons or episodes: never published.
 {% macro small(n) -%}
     coalesce({{ n }} between 1 and 10, false)
+{%- endmacro %}
+
+
+-- suppress_rows(rows, key, counts, lines): `select <rows>.*, suppressed` with one row per row of
+-- `rows`. A row is suppressed as a whole (every count and statistic of it null) when any of its
+-- `counts` is suppressed by the rule; `counts` are the person counts that decide it (e.g.
+-- ['persons'], or ['denominator_persons', 'numerator_persons']).
+--   rows:  a relation or CTE name;
+--   key:   columns that identify a row (the tie-break after the count: smallest count, then key);
+--   lines: one entry per direction in which the counts add up to a total, as a mapping:
+--          by, where: the rows with equal `by` values for which `where` (default true) holds
+--                     add up to the line's total (one line per count);
+--          total, total_by: the row of that total: the one for which `total` holds, with the
+--                     same `total_by` values (a part of `by`; default `by`); none when the
+--                     total is published elsewhere only (it then counts as published);
+--          total_follows: true when the total is printed beside each count of the line rather
+--                     than on a row of its own (it is then suppressed once they all are).
+--          by, where, total and total_by use key columns only; where and total must not
+--          both hold for a row.
+{% macro suppress_rows(rows, key, counts, lines) -%}
+    with _s_cells as (
+        {{ _suppression_cells(rows, key, counts, none) }}
+    )
+
+    , _s_suppressed as (
+        {{ _suppress_cells('_s_cells', key, lines, together=key) }}
+    )
+
+    , _s_rows as (
+        select {{ key | join(', ') }}, bool_or(suppressed) as suppressed
+        from _s_suppressed
+        group by all
+    )
+
+    select _s_r.*, _s_s.suppressed
+    from {{ rows }} as _s_r
+    join _s_rows as _s_s on {{ _suppression_join('_s_r', '_s_s', key) }}
+{%- endmacro %}
+
+
+-- suppress_counts(rows, key, counts, lines, also_hide): `select <rows>.*, <count>_suppressed`
+-- for each of `counts`: the same rule applied to each count column on its own (its lines are
+-- the lines of that column), for the counts of a published row that are printed, or given back
+-- by a rate, beside its persons (admissions, numerators and denominators of rates).
+--   also_hide: a condition on the row (or a {count: condition} mapping) under which the count
+--              is suppressed whatever its value: at least "the row is suppressed", so that the
+--              row's counts are suppressed counts of their lines.
+{% macro suppress_counts(rows, key, counts, lines, also_hide) -%}
+    with _s_cells as (
+        {{ _suppression_cells(rows, key, counts, also_hide) }}
+    )
+
+    , _s_suppressed as (
+        {{ _suppress_cells('_s_cells', key, lines, together=none) }}
+    )
+
+    , _s_flags as (
+        select
+            {{ key | join(', ') }}
+            {%- for count in counts %}
+            , bool_or(suppressed) filter (where _s_count = '{{ count }}') as {{ count }}_suppressed
+            {%- endfor %}
+        from _s_suppressed
+        group by all
+    )
+
+    select
+        _s_r.*
+        {%- for count in counts %}
+        , _s_f.{{ count }}_suppressed
+        {%- endfor %}
+    from {{ rows }} as _s_r
+    join _s_flags as _s_f on {{ _suppression_join('_s_r', '_s_f', key) }}
+{%- endmacro %}
+
+
+-- One cell per row x count: (key, _s_count = the count's column name, _s_value, _s_forced).
+{% macro _suppression_cells(rows, key, counts, also_hide) -%}
+    {%- for count in counts %}
+    {%- if also_hide is mapping %}{% set forced = also_hide.get(count, 'false') %}
+    {%- else %}{% set forced = also_hide or 'false' %}{% endif %}
+    {% if not loop.first %}union all
+    {% endif -%}
+    select
+        {{ key | join(', ') }}
+        , '{{ count }}' as _s_count
+        , {{ count }}::bigint as _s_value
+        , coalesce({{ forced }}, false) as _s_forced
+    from {{ rows }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{% macro _suppression_join(left, right, key) -%}
+    {%- for column in key %}
+    {% if not loop.first %}and {% endif -%}
+    {{ left }}.{{ column }} is not distinct from {{ right }}.{{ column }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+-- The rule on cells (key, _s_count, _s_value, _s_forced): `suppressed` per cell, at the fixed
+-- point. Cells with equal `together` columns are suppressed together (the counts of one row).
+-- A line: the cells with equal `by` (and _s_count) for which `where` holds, and its total: the
+-- cell with equal `total_by` (a part of `by`) for which `total` holds, if the line has one.
+-- `total_follows`: the total is not printed on its own but beside each of the line's counts
+-- (from_level_discharges), so it is suppressed once all of them are; needs total_by = by.
+{% macro _suppress_cells(cells, key, lines, together) -%}
+    {%- set cell = key + ['_s_count'] -%}
+    {%- set unit = cell if together is none else together -%}
+    {%- set large = 'not suppressed and _s_value >= 11' -%}
+    with recursive _s_rounds as (
+        -- primary: 1-10, or forced (a suppressed row's count, a count equal to a suppressed one)
+        select
+            0 as _s_round
+            , *
+            , bool_or(_s_forced or {{ small('_s_value') }})
+                over (partition by {{ unit | join(', ') }}) as suppressed
+        from {{ cells }}
+
+        union all
+
+        -- one round: every line holding a suppressed cell (its total included) but not two of
+        -- them with one of 11+ gets its smallest published cell of 11+ suppressed (its total
+        -- only when no other qualifies and the suppressed ones are all <= 1), with the rest of
+        -- its row when `together`; a `total_follows` total is suppressed once all its line is
+        select
+            * exclude (_s_pick, _s_changed)
+            replace (_s_round + 1 as _s_round, suppressed or _s_pick as suppressed)
+        from (
+            select *, bool_or(_s_pick and not suppressed) over () as _s_changed
+            from (
+                select
+                    {{ _suppression_passthrough(lines) }}
+                    , coalesce(bool_or(
+                        false
+                        {%- for line in lines %}{% set i = loop.index %}
+                        or _s_pick_{{ i }}
+                        {%- endfor %}
+                    ) over (partition by {{ unit | join(', ') }}), false) as _s_pick
+                from (
+                    select
+                        *
+                        {%- for line in lines %}{% set i = loop.index %}
+                        {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
+                        {%- set totals = (line.get('total_by', line.by) + ['_s_count'])
+                            | join(', ') %}
+                        {%- set hidden = '(_s_hidden_' ~ i ~ ' + _s_total_hidden_' ~ i
+                            ~ '::integer)' %}
+                        {%- set violated = where ~ ' and ' ~ hidden ~ ' >= 1 and (' ~ hidden
+                            ~ ' < 2 or _s_large_' ~ i ~ ' + (_s_total_hidden_' ~ i
+                            ~ ' and _s_total_large_' ~ i ~ ')::integer = 0)' %}
+                        , ({{ large }} and {{ violated }} and _s_rank_{{ i }} = 1)
+                        {%- if line.get('total') %}
+                            or ({{ large }} and ({{ line.total }}) and coalesce(bool_or(
+                                {{ violated }} and _s_candidates_{{ i }} = 0
+                                    and _s_hidden_max_{{ i }} <= 1
+                            ) over (partition by {{ totals }}), false))
+                            {%- if line.get('total_follows') %}
+                            or (not suppressed and ({{ line.total }}) and _s_members_hidden_{{ i }})
+                            {%- endif %}
+                        {%- endif %}
+                            as _s_pick_{{ i }}
+                        {%- endfor %}
+                    from (
+                        select
+                            *
+                            {%- for line in lines %}{% set i = loop.index %}
+                            {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
+                            {%- set members = (line.by + ['_s_count', where]) | join(', ') %}
+                            {%- set totals = (line.get('total_by', line.by) + ['_s_count'])
+                                | join(', ') %}
+                            , count(*) filter (where suppressed) over (partition by {{ members }})
+                                as _s_hidden_{{ i }}
+                            , count(*) filter (where suppressed and _s_value >= 11)
+                                over (partition by {{ members }}) as _s_large_{{ i }}
+                            , count(*) filter (where {{ large }})
+                                over (partition by {{ members }}) as _s_candidates_{{ i }}
+                            , max(_s_value) filter (where suppressed)
+                                over (partition by {{ members }}) as _s_hidden_max_{{ i }}
+                            , row_number() over (
+                                partition by {{ members }}, {{ large }}
+                                order by _s_value, {{ cell | join(', ') }}
+                            ) as _s_rank_{{ i }}
+                            {%- if line.get('total') %}
+                            , coalesce(bool_or(suppressed) filter (where {{ line.total }})
+                                over (partition by {{ totals }}), false) as _s_total_hidden_{{ i }}
+                            , coalesce(bool_or(_s_value >= 11) filter (where {{ line.total }})
+                                over (partition by {{ totals }}), false) as _s_total_large_{{ i }}
+                            {%- if line.get('total_follows') %}
+                            , coalesce(bool_and(suppressed) filter (where {{ where }})
+                                over (partition by {{ totals }}), false)
+                                as _s_members_hidden_{{ i }}
+                            {%- endif %}
+                            {%- else %}
+                            , false as _s_total_hidden_{{ i }}
+                            , false as _s_total_large_{{ i }}
+                            {%- endif %}
+                            {%- endfor %}
+                        from _s_rounds
+                    )
+                )
+            )
+        )
+        where _s_changed
+    )
+
+    select * exclude (_s_round)
+    from _s_rounds
+    qualify _s_round = max(_s_round) over ()
+{%- endmacro %}
+
+
+-- The cells' own columns, without the working columns of one round.
+{% macro _suppression_passthrough(lines) -%}
+    * exclude (
+        {%- for line in lines %}{% set i = loop.index %}{% if not loop.first %}, {% endif -%}
+        _s_hidden_{{ i }}, _s_large_{{ i }}, _s_candidates_{{ i }}, _s_hidden_max_{{ i }}
+        , _s_rank_{{ i }}
+        , _s_total_hidden_{{ i }}, _s_total_large_{{ i }}, _s_pick_{{ i }}
+        {%- if line.get('total_follows') %}, _s_members_hidden_{{ i }}{% endif %}
+        {%- endfor %}
+    )
 {%- endmacro %}

@@ -8,8 +8,10 @@
 --   step_up_30d / step_up_90d: of IOP discharges, the share followed by an episode at a higher
 --     level (PHP, RES, WM, INPT) starting on days 0..30 (0..90) after discharge.
 -- A discharge counts only once its whole window has been observed (end + window <= as-of date).
--- Privacy: a row whose numerator or denominator covers 1-10 persons is suppressed; within one
--- measure and breakdown, a single suppressed row brings its smallest other row with it.
+-- Privacy: the small-cell rule of sql/macros/suppression.sql, on the persons of each row's
+-- numerator and of its denominator (either suppressed suppresses the row whole). Its lines here:
+-- the programs (discharge months) of one measure add up to the measure's 'all' row, for the
+-- numerator and for the denominator.
 -- Grain: one row per measure x breakdown value (all, program, discharge month).
 with episodes as (
     select
@@ -112,27 +114,18 @@ with episodes as (
     group by grouping sets ((measure), (measure, program), (measure, discharge_month))
 )
 
-, suppression as (
-    select
-        *
-        , denominator_persons between 1 and 10 or numerator_persons between 1 and 10
-            as primary_suppressed
-        , program || coalesce(discharge_month::varchar, '') as breakdown_value
+, keyed as (
+    select *, coalesce(discharge_month::varchar, program) as breakdown_value
     from cells
 )
 
-, complementary as (
-    select
-        *
-        , primary_suppressed or (
-            breakdown <> 'all'
-            and count(*) filter (where primary_suppressed) over (partition by measure, breakdown) = 1
-            and not primary_suppressed
-            and row_number() over (
-                partition by measure, breakdown, primary_suppressed
-                order by denominator_persons, breakdown_value) = 1
-        ) as suppressed
-    from suppression
+, suppression as (
+    {{ suppress_rows(
+        'keyed', ['measure', 'breakdown', 'breakdown_value']
+        , ['denominator_persons', 'numerator_persons']
+        , lines=[{'by': ['measure', 'breakdown'], 'where': "breakdown <> 'all'",
+                  'total_by': ['measure'], 'total': "breakdown = 'all'"}]
+    ) }}
 )
 
 select
@@ -146,4 +139,4 @@ select
     , case when not suppressed then round(numerator / denominator, 4) end as rate
     , case when not suppressed then round({{ wilson_low('numerator', 'denominator') }}, 4) end as rate_ci_low
     , case when not suppressed then round({{ wilson_high('numerator', 'denominator') }}, 4) end as rate_ci_high
-from complementary
+from suppression

@@ -2,10 +2,10 @@
 -- care, for each demographic dimension (all persons, OMB race/ethnicity, sex, age band, payer)
 -- and value: persons, episodes, sessions per person, median length of stay, completion and
 -- step-down rates with 95% Wilson score intervals, and each rate's ratio to the whole population.
--- Privacy (CMS cell-size rule): a cell of 1-10 persons is suppressed, and in any group
--- (year x level x dimension) with a suppressed cell the smallest other cell is suppressed too.
--- Every unsuppressed cell holds 11+ persons, so the hidden cells then add up to at least 10 more
--- than their number: subtracting visible cells from the group total pins none of them.
+-- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: the values of one
+-- dimension of a year x level add up to the 'all' row, for persons (a row with its persons
+-- suppressed is suppressed whole) and for each rate's numerator and denominator (completions,
+-- step-downs: rate x denominator gives them back), each a count of its own.
 -- Grain: one row per year x level of care x dimension x value.
 with episodes as (
     select
@@ -59,36 +59,42 @@ with episodes as (
     from cells
 )
 
-, primary_suppression as (
-    select *, persons between 1 and 10 as primary_suppressed
-    from rates
-)
+{%- set key = ['period', 'level_of_care', 'dimension', 'dimension_value'] %}
+{%- set lines = [{
+    'by': ['period', 'level_of_care', 'dimension'], 'where': "dimension <> 'all'",
+    'total_by': ['period', 'level_of_care'], 'total': "dimension = 'all'",
+}] %}
 
-, complementary as (
-    select
-        *
-        , count(*) filter (where primary_suppressed) over group_cells as suppressed_in_group
-        , row_number() over (
-            partition by period, level_of_care, dimension, primary_suppressed
-            order by persons, dimension_value
-        ) as size_order
-    from primary_suppression
-    window group_cells as (partition by period, level_of_care, dimension)
+, row_suppression as (
+    {{ suppress_rows('rates', key, ['persons'], lines) }}
 )
 
 , suppression as (
+    {{ suppress_counts(
+        'row_suppression', key
+        , ['completion_denominator', 'completions', 'step_down_denominator', 'step_downs']
+        , lines, also_hide='suppressed'
+    ) }}
+)
+
+, hidden_rates as (
     select
         *
-        , primary_suppressed
-            or (suppressed_in_group >= 1 and not primary_suppressed and size_order = 1
-                and dimension <> 'all') as suppressed
-    from complementary
+        , completions_suppressed or completion_denominator_suppressed as completion_hidden
+        , step_downs_suppressed or step_down_denominator_suppressed as step_down_hidden
+    from suppression
 )
 
 , overall as (
-    select period, level_of_care, completion_rate as all_completion_rate
+    -- a ratio and a published rate give the 'all' rate back: no ratio when that one is hidden
+    select
+        period
+        , level_of_care
+        , completion_rate as all_completion_rate
         , step_down_rate as all_step_down_rate
-    from rates
+        , completion_hidden as all_completion_hidden
+        , step_down_hidden as all_step_down_hidden
+    from hidden_rates
     where dimension = 'all'
 )
 
@@ -103,21 +109,29 @@ select
     , case when not s.suppressed then round(s.sessions_attended / s.persons, 2) end
         as sessions_per_person
     , case when not s.suppressed then s.median_los end as median_los
-    , case when not s.suppressed then s.completion_denominator end as completion_denominator
-    , case when not s.suppressed then round(s.completion_rate, 4) end as completion_rate
-    , case when not s.suppressed then round({{ wilson_low('s.completions', 's.completion_denominator') }}, 4) end
+    , case when not s.completion_denominator_suppressed then s.completion_denominator end
+        as completion_denominator
+    , case when not s.completion_hidden then round(s.completion_rate, 4) end as completion_rate
+    , case when not s.completion_hidden
+        then round({{ wilson_low('s.completions', 's.completion_denominator') }}, 4) end
         as completion_rate_ci_low
-    , case when not s.suppressed then round({{ wilson_high('s.completions', 's.completion_denominator') }}, 4) end
+    , case when not s.completion_hidden
+        then round({{ wilson_high('s.completions', 's.completion_denominator') }}, 4) end
         as completion_rate_ci_high
-    , case when not s.suppressed then round(s.completion_rate / nullif(o.all_completion_rate, 0), 3) end
+    , case when not s.completion_hidden and not o.all_completion_hidden
+        then round(s.completion_rate / nullif(o.all_completion_rate, 0), 3) end
         as completion_rate_ratio
-    , case when not s.suppressed then s.step_down_denominator end as step_down_denominator
-    , case when not s.suppressed then round(s.step_down_rate, 4) end as step_down_rate
-    , case when not s.suppressed then round({{ wilson_low('s.step_downs', 's.step_down_denominator') }}, 4) end
+    , case when not s.step_down_denominator_suppressed then s.step_down_denominator end
+        as step_down_denominator
+    , case when not s.step_down_hidden then round(s.step_down_rate, 4) end as step_down_rate
+    , case when not s.step_down_hidden
+        then round({{ wilson_low('s.step_downs', 's.step_down_denominator') }}, 4) end
         as step_down_rate_ci_low
-    , case when not s.suppressed then round({{ wilson_high('s.step_downs', 's.step_down_denominator') }}, 4) end
+    , case when not s.step_down_hidden
+        then round({{ wilson_high('s.step_downs', 's.step_down_denominator') }}, 4) end
         as step_down_rate_ci_high
-    , case when not s.suppressed then round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3) end
+    , case when not s.step_down_hidden and not o.all_step_down_hidden
+        then round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3) end
         as step_down_rate_ratio
-from suppression as s
+from hidden_rates as s
 left join overall as o using (period, level_of_care)

@@ -2,11 +2,16 @@
 -- sessions attended, attendance rate and completion / dropout / transfer rates, by level of care
 -- and by program, discharge month, discharge reason and payer. Open episodes are counted in
 -- `open_episodes` and kept out of every stay statistic. Rates use episodes with a recorded
--- discharge reason as denominator. Privacy: cells of 1-10 persons are suppressed (statistics
--- null), and a breakdown of a level with any suppressed cell gets its smallest other cell
--- suppressed too, so no suppressed one can be recomputed from the level's total. Rates give their
--- numerators back (rate x episodes_with_reason), so those numerators are protected the same way
--- (see rate_hiding). Open-episode counts of 1-10 are suppressed as well.
+-- discharge reason as denominator.
+-- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: the rows of each
+-- breakdown of a level add up to the level's row, and the discharge-reason rows other than
+-- not_recorded to its episodes_with_reason, for persons (a row with its persons suppressed is
+-- suppressed whole); and the rows of each breakdown but discharge_reason (whose counts are its
+-- episodes or 0) add up to the level's row for episodes_with_reason and each rate's numerator
+-- (rate x episodes_with_reason gives it back), each a count of its own. A level's completions
+-- (dropouts, transfers) are the episodes of its 'completed' ('dropped_out', 'transferred') row,
+-- so when that row is suppressed the numerator is suppressed in every row of the level.
+-- Open-episode counts of 1-10 are suppressed as well.
 -- Grain: one row per level of care x breakdown value (`breakdown` names the grouping; 'All' and
 -- a null month stand for "every").
 with closed as (
@@ -75,76 +80,74 @@ with closed as (
     )
 )
 
-, primary_suppression as (
+, cells as (
     select
         *
-        , persons between 1 and 10 as primary_suppressed
-        , coalesce(program, '') || coalesce(discharge_month::varchar, '')
-            || coalesce(discharge_reason, '') || coalesce(payer, '') as breakdown_value
+        , case breakdown
+            when 'program' then program
+            when 'discharge_month' then discharge_month::varchar
+            when 'discharge_reason' then discharge_reason
+            when 'payer' then payer
+            else 'All'
+        end as breakdown_value
     from aggregated
 )
 
-, suppression as (
-    select
-        *
-        , primary_suppressed or (
-            breakdown <> 'level_of_care'
-            and count(*) filter (where primary_suppressed) over (partition by breakdown, level_of_care) >= 1
-            and not primary_suppressed
-            and row_number() over (
-                partition by breakdown, level_of_care, primary_suppressed
-                order by persons, breakdown_value) = 1
-        ) as suppressed
-    from primary_suppression
-)
+-- persons: each breakdown adds up to the level's row; the discharge-reason rows but not_recorded
+-- add up to its episodes_with_reason, a count of the step after (so no total row here)
+{%- set key = ['breakdown', 'level_of_care', 'breakdown_value'] %}
+{%- set lines = [
+    {'by': ['breakdown', 'level_of_care'], 'where': "breakdown <> 'level_of_care'",
+     'total_by': ['level_of_care'], 'total': "breakdown = 'level_of_care'"},
+    {'by': ['breakdown', 'level_of_care'],
+     'where': "breakdown = 'discharge_reason' and breakdown_value <> 'not_recorded'"},
+] %}
 
--- A rate shows its numerator (rate x episodes_with_reason), so each rate's numerator is a cell
--- too: hidden when it is 1-10; with it the smallest other numerator of the same breakdown and
--- level; and everywhere in a level whose row for that reason is suppressed (the numerators of any
--- breakdown add up to that row's count).
-, rate_cells as (
-    unpivot (
-        select breakdown, level_of_care, breakdown_value, completed_n, dropped_out_n, transferred_n
-        from suppression
-    )
-    on completed_n as completed, dropped_out_n as dropped_out, transferred_n as transferred
-    into name reason value numerator
+, row_suppression as (
+    {{ suppress_rows('cells', key, ['persons'], lines) }}
 )
 
 , reason_rows as (
-    select level_of_care, discharge_reason as reason, suppressed as reason_row_suppressed
-    from suppression
+    -- whether the row of each counted reason is suppressed, for every row of its level
+    select
+        level_of_care
+        , coalesce(bool_or(suppressed) filter (where discharge_reason = 'completed'), false)
+            as completed_row_suppressed
+        , coalesce(bool_or(suppressed) filter (where discharge_reason = 'dropped_out'), false)
+            as dropped_out_row_suppressed
+        , coalesce(bool_or(suppressed) filter (where discharge_reason = 'transferred'), false)
+            as transferred_row_suppressed
+    from row_suppression
     where breakdown = 'discharge_reason'
+    group by level_of_care
 )
 
-, rate_hiding as (
+, with_reason_rows as (
     select
-        c.*
-        , c.numerator between 1 and 10 as small
-        , small
-            or coalesce(r.reason_row_suppressed, false)
-            or (
-                -- the complement: the smallest other numerator above zero
-                count(*) filter (where small) over (partition by c.breakdown, c.level_of_care, c.reason) >= 1
-                and c.numerator > 10
-                and row_number() over (
-                    partition by c.breakdown, c.level_of_care, c.reason, c.numerator > 10
-                    order by c.numerator, c.breakdown_value) = 1
-            ) as hidden
-    from rate_cells as c
-    left join reason_rows as r using (level_of_care, reason)
+        r.*
+        , o.completed_row_suppressed
+        , o.dropped_out_row_suppressed
+        , o.transferred_row_suppressed
+    from row_suppression as r
+    left join reason_rows as o using (level_of_care)
 )
 
-, hidden_rates as (
-    select
-        breakdown
-        , level_of_care
-        , breakdown_value
-        , bool_or(hidden) filter (where reason = 'completed') as completion_hidden
-        , bool_or(hidden) filter (where reason = 'dropped_out') as dropout_hidden
-        , bool_or(hidden) filter (where reason = 'transferred') as transfer_hidden
-    from rate_hiding
-    group by all
+-- episodes_with_reason and the numerators: each breakdown but discharge_reason adds up to the
+-- level's row (a discharge-reason row's counts are its episodes or 0: they follow its row)
+, suppression as (
+    {{ suppress_counts(
+        'with_reason_rows', key
+        , ['episodes_with_reason', 'completed_n', 'dropped_out_n', 'transferred_n']
+        , lines=[{'by': ['breakdown', 'level_of_care'],
+                  'where': "breakdown not in ('level_of_care', 'discharge_reason')",
+                  'total_by': ['level_of_care'], 'total': "breakdown = 'level_of_care'"}]
+        , also_hide={
+            'episodes_with_reason': 'suppressed',
+            'completed_n': 'suppressed or completed_row_suppressed',
+            'dropped_out_n': 'suppressed or dropped_out_row_suppressed',
+            'transferred_n': 'suppressed or transferred_row_suppressed',
+        }
+    ) }}
 )
 
 select
@@ -155,24 +158,27 @@ select
     , a.discharge_reason
     , a.payer
     , a.suppressed
-    , case when not suppressed then a.persons end as persons
-    , case when not suppressed then a.episodes end as episodes
+    , case when not a.suppressed then a.persons end as persons
+    , case when not a.suppressed then a.episodes end as episodes
     , case
         when a.breakdown <> 'level_of_care' then null
-        when coalesce(o.open_episodes, 0) between 1 and 10 then null
+        when {{ small('coalesce(o.open_episodes, 0)') }} then null
         else coalesce(o.open_episodes, 0)
     end as open_episodes
-    , case when not suppressed then a.median_los end as median_los
-    , case when not suppressed then a.p25_los end as p25_los
-    , case when not suppressed then a.p75_los end as p75_los
-    , case when not suppressed then a.p90_los end as p90_los
-    , case when not suppressed then a.mean_los end as mean_los
-    , case when not suppressed then a.mean_sessions_attended end as mean_sessions_attended
-    , case when not suppressed then a.attendance_rate end as attendance_rate
-    , case when not suppressed then a.episodes_with_reason end as episodes_with_reason
-    , case when a.suppressed or h.completion_hidden then null else a.completion_rate end as completion_rate
-    , case when a.suppressed or h.dropout_hidden then null else a.dropout_rate end as dropout_rate
-    , case when a.suppressed or h.transfer_hidden then null else a.transfer_rate end as transfer_rate
+    , case when not a.suppressed then a.median_los end as median_los
+    , case when not a.suppressed then a.p25_los end as p25_los
+    , case when not a.suppressed then a.p75_los end as p75_los
+    , case when not a.suppressed then a.p90_los end as p90_los
+    , case when not a.suppressed then a.mean_los end as mean_los
+    , case when not a.suppressed then a.mean_sessions_attended end as mean_sessions_attended
+    , case when not a.suppressed then a.attendance_rate end as attendance_rate
+    , case when not a.episodes_with_reason_suppressed then a.episodes_with_reason end
+        as episodes_with_reason
+    , case when not (a.completed_n_suppressed or a.episodes_with_reason_suppressed)
+        then a.completion_rate end as completion_rate
+    , case when not (a.dropped_out_n_suppressed or a.episodes_with_reason_suppressed)
+        then a.dropout_rate end as dropout_rate
+    , case when not (a.transferred_n_suppressed or a.episodes_with_reason_suppressed)
+        then a.transfer_rate end as transfer_rate
 from suppression as a
 left join open_counts as o using (level_of_care)
-left join hidden_rates as h using (breakdown, level_of_care, breakdown_value)

@@ -12,12 +12,11 @@
 -- passed among those passed or failed; the same value on every row. audit.check_results must
 -- exist (DuckDB cannot skip a missing table): in a pipeline run the blocking staging checks
 -- create it before this model runs.
--- Privacy: a row of 1-10 persons (census, or any person scheduled, admitted or discharged) is
--- suppressed, and when exactly one program of a month x level is, the next smallest is too, so
--- the 'All' row cannot give it back. Within a published row, a single count of 1-10 (admissions,
--- discharges, completions, step-downs, a denominator) is masked, and so is any statistic built
--- on it; such a masked count can still be the difference of the 'All' row and the other
--- programs (stated in the README's privacy limits).
+-- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: the programs of a
+-- month x level add up to its 'All' row, for the census and the persons (anyone scheduled,
+-- admitted or discharged) of each row (either suppressed suppresses the row whole), and for each
+-- episode count a row prints or a rate gives back (admissions, discharges, discharges with a
+-- reason, completions, the step-down denominator and step-downs), each a count of its own.
 -- Grain: one row per month x program x level of care (program 'All' included), from the month
 -- of a program's first activity at the level to the latest month with activity.
 with as_of as (
@@ -154,7 +153,7 @@ with as_of as (
 
 , latest_checks as (
     select table_name, check_name, arg_max(status, checked_at) as status
-    from audit.check_results
+    from {{ source('audit', 'check_results') }}
     where table_name like 'staging.%' or table_name like 'core.%'
     group by all
 )
@@ -186,57 +185,27 @@ with as_of as (
         , coalesce(a.step_downs_30d, 0) as step_downs_30d
         , coalesce(r.billable_attended_days, 0) as billable_attended_days
         , coalesce(r.attended_and_billed_days, 0) as attended_and_billed_days
-        , coalesce(a.census, 0) between 1 and 10 or coalesce(a.persons, 0) between 1 and 10
-            as primary_suppressed
     from spine as s
     left join aggregated as a using (month, program, level_of_care)
     left join reconciliation as r using (month, program, level_of_care)
 )
 
-, complementary as (
-    select
-        month
-        , program
-        , level_of_care
-        , persons
-        , primary_suppressed
-        , count(*) filter (where primary_suppressed) over month_level as suppressed_in_group
-        , row_number() over (
-            partition by month, level_of_care, primary_suppressed or persons = 0
-            order by persons, program
-        ) as size_order
-    from cells
-    where program <> 'All'
-    window month_level as (partition by month, level_of_care)
+{%- set key = ['month', 'level_of_care', 'program'] %}
+{%- set lines = [{
+    'by': ['month', 'level_of_care'], 'where': "program <> 'All'", 'total': "program = 'All'"
+}] %}
+
+, row_suppression as (
+    {{ suppress_rows('cells', key, ['census', 'persons'], lines) }}
 )
 
 , suppression as (
-    select
-        c.month
-        , c.program
-        , c.level_of_care
-        , c.census
-        , c.admissions
-        , c.discharges
-        , c.sessions_scheduled
-        , c.sessions_attended
-        , c.sessions_no_show
-        , c.sessions_cancelled
-        , c.median_los
-        , c.discharges_with_reason
-        , c.completions
-        , c.step_down_30d_denominator
-        , c.step_downs_30d
-        , c.billable_attended_days
-        , c.attended_and_billed_days
-        , c.primary_suppressed
-            or coalesce(
-                m.suppressed_in_group = 1 and not m.primary_suppressed and m.persons > 0
-                and m.size_order = 1
-                , false
-            ) as suppressed
-    from cells as c
-    left join complementary as m using (month, program, level_of_care)
+    {{ suppress_counts(
+        'row_suppression', key
+        , ['admissions', 'discharges', 'discharges_with_reason', 'completions'
+            , 'step_down_30d_denominator', 'step_downs_30d']
+        , lines, also_hide='suppressed'
+    ) }}
 )
 
 select
@@ -247,23 +216,22 @@ select
     , last_day(s.month) + 30 <= a.as_of_date as step_down_window_complete
     , s.suppressed
     , case when not s.suppressed then s.census end as census
-    , case when not s.suppressed and not {{ small('s.admissions') }} then s.admissions end as admissions
-    , case when not s.suppressed and not {{ small('s.discharges') }} then s.discharges end as discharges
+    , case when not s.admissions_suppressed then s.admissions end as admissions
+    , case when not s.discharges_suppressed then s.discharges end as discharges
     , case when not s.suppressed then s.sessions_scheduled end as sessions_scheduled
     , case when not s.suppressed then s.sessions_attended end as sessions_attended
     , case when not s.suppressed then s.sessions_no_show end as sessions_no_show
     , case when not s.suppressed then s.sessions_cancelled end as sessions_cancelled
     , case when not s.suppressed
         then round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4) end as no_show_rate
-    , case when not s.suppressed and not {{ small('s.discharges') }} then s.median_los end as median_los
-    , case when not s.suppressed and not {{ small('s.discharges_with_reason') }}
-        then s.discharges_with_reason end as discharges_with_reason
-    , case when not s.suppressed and not {{ small('s.completions') }} and not {{ small('s.discharges_with_reason') }}
+    , case when not s.discharges_suppressed then s.median_los end as median_los
+    , case when not s.discharges_with_reason_suppressed then s.discharges_with_reason end
+        as discharges_with_reason
+    , case when not (s.completions_suppressed or s.discharges_with_reason_suppressed)
         then round(s.completions / nullif(s.discharges_with_reason, 0), 4) end as completion_rate
-    , case when not s.suppressed and not {{ small('s.step_down_30d_denominator') }}
+    , case when not s.step_down_30d_denominator_suppressed
         then s.step_down_30d_denominator end as step_down_30d_denominator
-    , case when not s.suppressed and not {{ small('s.step_downs_30d') }}
-            and not {{ small('s.step_down_30d_denominator') }}
+    , case when not (s.step_downs_30d_suppressed or s.step_down_30d_denominator_suppressed)
         then round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4) end
         as step_down_30d_rate
     , case when not s.suppressed then s.billable_attended_days end as billable_attended_days

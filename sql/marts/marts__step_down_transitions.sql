@@ -3,10 +3,14 @@
 -- discharge month. to_level 'NONE' = no episode started within the transition window.
 -- Only discharged episodes whose whole window has been observed (end + window <= as-of date)
 -- count, so recent discharges do not read as "no follow-up" too early.
--- Privacy: a cell of 1-10 persons is suppressed; then, so that no suppressed count can be
--- recomputed from a total, any line of cells that adds up to a published total (the to-levels of
--- one from-level group; one from->to pair across programs or months) holding a suppressed cell
--- gets its smallest other cell suppressed too (two alternating passes).
+-- Privacy: the small-cell rule of sql/macros/suppression.sql, on persons (a row with its
+-- persons suppressed is suppressed whole: transitions, the rate's numerator, with it). Each
+-- from-level is a table with margins, by program and by month: a group's to-level rows add up
+-- to its from_level_discharges, one from->to pair's rows across programs (months) add up to its
+-- 'all' row, and the groups' from_level_discharges add up to the 'all' group's. The group total
+-- is a count too ('*' rows below, not published as rows): printed beside the group's rows, it is
+-- suppressed once they all are, and when it is suppressed so are from_level_discharges and
+-- transition_rate (transitions / rate would give it back) on every row of the group.
 -- Grain: one row per from-level x to-level x breakdown value.
 with discharges as (
     select
@@ -29,7 +33,8 @@ with discharges as (
             else 'all'
         end as breakdown
         , from_level
-        , to_level
+        -- '*': the group total, over every to-level
+        , case when grouping(to_level) = 0 then to_level else '*' end as to_level
         , any_value(direction) as direction
         , coalesce(program, 'All') as program
         , discharge_month
@@ -42,102 +47,61 @@ with discharges as (
         (from_level, to_level)
         , (from_level, to_level, program)
         , (from_level, to_level, discharge_month)
+        , (from_level)
+        , (from_level, program)
+        , (from_level, discharge_month)
     )
 )
 
-, pass_0 as (
+, cells as (
     select
         *
-        , coalesce(program, '') || coalesce(discharge_month::varchar, '') as breakdown_value
-        , persons between 1 and 10 as suppressed
+        , case breakdown
+            when 'program' then program
+            when 'discharge_month' then discharge_month::varchar
+            else 'All'
+        end as breakdown_value
     from counted
 )
 
--- within a from-level group (its to-levels add up to from_level_discharges)
-, pass_1 as (
-    select * replace (
-        suppressed or (
-            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) >= 1
-            -- a line already hiding a cell of 11+ persons cannot be solved: leave it
-            and count(*) filter (where suppressed and persons >= 11)
-                over (partition by breakdown, from_level, breakdown_value) = 0
-            and not suppressed
-            and row_number() over (
-                partition by breakdown, from_level, breakdown_value, suppressed
-                order by persons, to_level) = 1
-        ) as suppressed
-    )
-    from pass_0
-)
-
--- across programs or months for one from->to pair (they add up to the 'all' row)
-, pass_2 as (
-    select * replace (
-        suppressed or (
-            breakdown <> 'all'
-            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) >= 1
-            and count(*) filter (where suppressed and persons >= 11)
-                over (partition by breakdown, from_level, to_level) = 0
-            and not suppressed
-            and row_number() over (
-                partition by breakdown, from_level, to_level, suppressed
-                order by persons, breakdown_value) = 1
-        ) as suppressed
-    )
-    from pass_1
-)
-
-, pass_3 as (
-    select * replace (
-        suppressed or (
-            count(*) filter (where suppressed) over (partition by breakdown, from_level, breakdown_value) >= 1
-            -- a line already hiding a cell of 11+ persons cannot be solved: leave it
-            and count(*) filter (where suppressed and persons >= 11)
-                over (partition by breakdown, from_level, breakdown_value) = 0
-            and not suppressed
-            and row_number() over (
-                partition by breakdown, from_level, breakdown_value, suppressed
-                order by persons, to_level) = 1
-        ) as suppressed
-    )
-    from pass_2
-)
-
 , suppression as (
-    select * replace (
-        suppressed or (
-            breakdown <> 'all'
-            and count(*) filter (where suppressed) over (partition by breakdown, from_level, to_level) >= 1
-            and count(*) filter (where suppressed and persons >= 11)
-                over (partition by breakdown, from_level, to_level) = 0
-            and not suppressed
-            and row_number() over (
-                partition by breakdown, from_level, to_level, suppressed
-                order by persons, breakdown_value) = 1
-        ) as suppressed
-    )
-    from pass_3
+    {{ suppress_rows(
+        'cells', ['breakdown', 'from_level', 'breakdown_value', 'to_level'], ['persons']
+        , lines=[
+            {'by': ['breakdown', 'from_level', 'breakdown_value'], 'where': "to_level <> '*'",
+             'total': "to_level = '*'", 'total_follows': true},
+            {'by': ['breakdown', 'from_level', 'to_level'], 'where': "breakdown <> 'all'",
+             'total_by': ['from_level', 'to_level'], 'total': "breakdown = 'all'"},
+        ]
+    ) }}
 )
 
-, totals as (
+, group_totals as (
     select
-        *
-        , sum(transitions) over (partition by breakdown, from_level, breakdown_value)::bigint
-            as group_discharges
+        breakdown
+        , from_level
+        , breakdown_value
+        , transitions as group_discharges
+        , suppressed as group_total_suppressed
     from suppression
+    where to_level = '*'
 )
 
 select
-    breakdown
-    , from_level
-    , to_level
-    , direction
-    , program
-    , discharge_month
-    , suppressed
-    , case when not suppressed then transitions end as transitions
-    , case when not suppressed then group_discharges end as from_level_discharges
-    , case when not suppressed then round(transitions / group_discharges, 4) end as transition_rate
-    , case when not suppressed then median_days_to_next end as median_days_to_next
-    , case when not suppressed then p75_days_to_next end as p75_days_to_next
-from totals
+    s.breakdown
+    , s.from_level
+    , s.to_level
+    , s.direction
+    , s.program
+    , s.discharge_month
+    , s.suppressed
+    , case when not s.suppressed then s.transitions end as transitions
+    , case when not (s.suppressed or g.group_total_suppressed) then g.group_discharges end
+        as from_level_discharges
+    , case when not (s.suppressed or g.group_total_suppressed)
+        then round(s.transitions / g.group_discharges, 4) end as transition_rate
+    , case when not s.suppressed then s.median_days_to_next end as median_days_to_next
+    , case when not s.suppressed then s.p75_days_to_next end as p75_days_to_next
+from suppression as s
+join group_totals as g using (breakdown, from_level, breakdown_value)
+where s.to_level <> '*'
