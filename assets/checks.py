@@ -5,7 +5,6 @@ Critical expectations are blocking: if one fails, assets downstream of the table
 Every result is also appended to audit.check_results.
 """
 
-
 import json
 import re
 from collections.abc import Iterator
@@ -38,7 +37,10 @@ def _suite_specs(table: str) -> list[AssetCheckSpec]:
             item = {**item, "kwargs": {"query": item["kwargs"]["unexpected_rows_query"][:200]}}
         # tables an unexpected-rows query reads must be built before the check runs
         reads = sorted(
-            {f"{a}.{b}" for a, b in _REFERENCE.findall(item["kwargs"].get("unexpected_rows_query", ""))}
+            {
+                f"{a}.{b}"
+                for a, b in _REFERENCE.findall(item["kwargs"].get("unexpected_rows_query", ""))
+            }
             - {table}
         )
         specs.append(
@@ -75,7 +77,8 @@ def build_suite_check(table: str):
                 passed=result.success,
                 description=(
                     "not applicable: the table or column has no rows to check"
-                    if result.status == "not_applicable" else None
+                    if result.status == "not_applicable"
+                    else None
                 ),
                 severity=AssetCheckSeverity.ERROR if e.blocking else AssetCheckSeverity.WARN,
                 metadata={
@@ -85,13 +88,26 @@ def build_suite_check(table: str):
                     "unexpected_count": result.unexpected_count,
                     "unexpected_percent": result.unexpected_percent,
                     "threshold_percent": result.threshold_percent(),
-                    **({"observed_value": result.observed_value} if result.observed_value is not None else {}),
-                    **({"missing_columns": ", ".join(result.details["missing_columns"])}
-                       if "missing_columns" in result.details else {}),
-                    **({"failing_sample": ", ".join(result.details["failing_sample"])}
-                       if result.details.get("failing_sample") else {}),
-                    **({"history_runs": result.details["history_runs"]}
-                       if "history_runs" in result.details else {}),
+                    **(
+                        {"observed_value": result.observed_value}
+                        if result.observed_value is not None
+                        else {}
+                    ),
+                    **(
+                        {"missing_columns": ", ".join(result.details["missing_columns"])}
+                        if "missing_columns" in result.details
+                        else {}
+                    ),
+                    **(
+                        {"failing_sample": ", ".join(result.details["failing_sample"])}
+                        if result.details.get("failing_sample")
+                        else {}
+                    ),
+                    **(
+                        {"history_runs": result.details["history_runs"]}
+                        if "history_runs" in result.details
+                        else {}
+                    ),
                 },
             )
 

@@ -75,9 +75,12 @@ def _node_names(context: AssetExecutionContext) -> list[str]:
     wanted = set(context.selected_asset_keys)
     names = []
     for node in dbt_project.manifest()["nodes"].values():
-        if node["resource_type"] in {"model", "seed"} and node["package_name"] == "iop":
-            if TRANSLATOR.get_asset_key(node) in wanted:
-                names.append(node["name"])
+        if (
+            node["resource_type"] in {"model", "seed"}
+            and node["package_name"] == "iop"
+            and TRANSLATOR.get_asset_key(node) in wanted
+        ):
+            names.append(node["name"])
     return sorted(names)
 
 
@@ -139,4 +142,3 @@ dbt_marts = _dbt_layer_assets("dbt_marts", "path:sql/marts")
 def model_key(table: str) -> AssetKey:
     """`core.episodes` -> the asset key of the model that builds it."""
     return AssetKey(table.split("."))
-

@@ -33,9 +33,7 @@ landed_files_partitions = DynamicPartitionsDefinition(name="landed_files")
         "partitions can run in parallel. Grain: one row per delivered row."
     ),
 )
-def raw_landed_files(
-    context: AssetExecutionContext, settings: IopSettings
-) -> MaterializeResult:
+def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> MaterializeResult:
     wanted = set(context.partition_keys)
     files = [f for f in ingest.scan_landing(settings) if f.sha256 in wanted]
     missing = wanted - {f.sha256 for f in files}

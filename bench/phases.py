@@ -71,11 +71,15 @@ def _raw_views_over_csv(con, landing: Path) -> None:
     """raw.<layout> straight over the CSV files (no Parquet copy, no hashing): the floor."""
     for layout, paths in files_by_layout(landing).items():
         if not paths:
-            columns = ", ".join(f"null::varchar as {c}" for c in next(
-                lay for lay in LAYOUTS if lay.name == layout).columns)
-            con.execute(f"create or replace view raw.{layout} as select {columns}, "
-                        "null::varchar as _source_file, null::varchar as _file_sha256, "
-                        "null::bigint as _row_number, null::timestamp as _landed_at limit 0")
+            columns = ", ".join(
+                f"null::varchar as {c}"
+                for c in next(lay for lay in LAYOUTS if lay.name == layout).columns
+            )
+            con.execute(
+                f"create or replace view raw.{layout} as select {columns}, "
+                "null::varchar as _source_file, null::varchar as _file_sha256, "
+                "null::bigint as _row_number, null::timestamp as _landed_at limit 0"
+            )
             continue
         names = read_header(paths[0])
         quoted = ", ".join("'" + n + "'" for n in names)
@@ -101,7 +105,8 @@ def compiled_models(work: Path) -> list[tuple[str, str, str]]:
     done = subprocess.run(
         [dbt_project.dbt_executable(), "compile", "--quiet", "--profiles-dir", str(ROOT),
          "--target-path", str(target), "--log-path", str(target)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "IOP_DATA_DIR": str(work / "compile")},
+        cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "IOP_DATA_DIR": str(work / "compile")},
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(done.stdout + done.stderr)
@@ -142,8 +147,10 @@ def _bare_database(con, landing: Path | None) -> None:
         ", ingested_at timestamp)"
     )
     for path in sorted(warehouse.SEEDS_DIR.glob("*.csv")):
-        con.execute(f"create or replace table raw.site_{path.stem} as "
-                    f"select * from seeds.{path.stem} limit 0")
+        con.execute(
+            f"create or replace table raw.site_{path.stem} as "
+            f"select * from seeds.{path.stem} limit 0"
+        )
     if landing is not None:
         _raw_views_over_csv(con, landing)
     for schema in ("staging", "core", "marts"):
@@ -184,11 +191,16 @@ def phase_pipeline(landing: Path, work: Path) -> dict:
 
     instance = DagsterInstance.ephemeral()
     result = run_full_refresh(instance, log_level="WARNING")
-    steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id)}
+    steps = {
+        s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id)
+    }
     validation = sum(seconds for key, seconds in steps.items() if key.startswith("gx_"))
     slowest = dict(sorted(steps.items(), key=lambda kv: -kv[1])[:8])
-    return {"success": result.success, "validation_seconds": round(validation, 3),
-            "slowest_steps": {k: round(v, 2) for k, v in slowest.items()}}
+    return {
+        "success": result.success,
+        "validation_seconds": round(validation, 3),
+        "slowest_steps": {k: round(v, 2) for k, v in slowest.items()},
+    }
 
 
 def phase_naive(landing: Path, work: Path) -> dict:
@@ -221,27 +233,35 @@ def phase_naive(landing: Path, work: Path) -> dict:
                 columns = next(lay for lay in LAYOUTS if lay.name == layout).columns
                 frame = pd.DataFrame({c: pd.Series(dtype=str) for c in columns})
             con.register(f"frame_{layout}", frame)
-            con.execute(f"create or replace table raw.{layout} as select *, "
-                        "'' as _source_file, '' as _file_sha256, "
-                        "row_number() over () as _row_number, now()::timestamp as _landed_at "
-                        f"from frame_{layout}")
+            con.execute(
+                f"create or replace table raw.{layout} as select *, "
+                "'' as _source_file, '' as _file_sha256, "
+                "row_number() over () as _row_number, now()::timestamp as _landed_at "
+                f"from frame_{layout}"
+            )
         for relation, kind, sql in models:
             _run_compiled(con, relation, kind, sql)
             suite_path = validation.EXPECTATIONS_DIR / f"{relation}.json"
             if suite_path.exists():
                 t0 = time.perf_counter()
                 document = json.loads(suite_path.read_text())
-                suite = gx.ExpectationSuite(name=document["name"], expectations=document["expectations"])
+                suite = gx.ExpectationSuite(
+                    name=document["name"], expectations=document["expectations"]
+                )
                 table = con.execute(f"select * from {relation}").df()
-                batch = (source.add_dataframe_asset(relation)
-                         .add_batch_definition_whole_dataframe("all")
-                         .get_batch(batch_parameters={"dataframe": table}))
+                batch = (
+                    source.add_dataframe_asset(relation)
+                    .add_batch_definition_whole_dataframe("all")
+                    .get_batch(batch_parameters={"dataframe": table})
+                )
                 batch.validate(suite)
                 del table
                 gx_seconds += time.perf_counter() - t0
     del duckdb
-    return {"gx_pandas_seconds": round(gx_seconds, 3),
-            "transform_seconds": round(time.perf_counter() - started - gx_seconds, 3)}
+    return {
+        "gx_pandas_seconds": round(gx_seconds, 3),
+        "transform_seconds": round(time.perf_counter() - started - gx_seconds, 3),
+    }
 
 
 PHASES = {"load": phase_load, "bare": phase_bare, "pipeline": phase_pipeline, "naive": phase_naive}

@@ -65,8 +65,9 @@ def _tree_rss_bytes(pid: int) -> int:
 def run_measured(label: str, command: list[str], env: dict[str, str]) -> dict:
     """Run a command, polling its process tree's RSS; show live status on stderr."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     peak = 0
     stderr_chunks: list[str] = []
     reader = threading.Thread(target=lambda: stderr_chunks.append(process.stderr.read()))
@@ -77,8 +78,12 @@ def run_measured(label: str, command: list[str], env: dict[str, str]) -> dict:
         peak = max(peak, _tree_rss_bytes(process.pid))
         elapsed = time.perf_counter() - started
         if interactive:
-            print(f"\r  {label:<12} {elapsed:7.1f} s   rss {peak / 2**30:5.2f} GiB", end="",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\r  {label:<12} {elapsed:7.1f} s   rss {peak / 2**30:5.2f} GiB",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         elif elapsed - last_line >= 30:
             print(f"  {label}: {elapsed:.0f} s, peak rss {peak / 2**30:.2f} GiB", file=sys.stderr)
             last_line = elapsed
@@ -89,7 +94,9 @@ def run_measured(label: str, command: list[str], env: dict[str, str]) -> dict:
     if interactive:
         print("", file=sys.stderr)
     if process.returncode != 0:
-        raise RuntimeError(f"{label} failed ({process.returncode}):\n{''.join(stderr_chunks)[-4000:]}")
+        raise RuntimeError(
+            f"{label} failed ({process.returncode}):\n{''.join(stderr_chunks)[-4000:]}"
+        )
     details = {}
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
@@ -105,7 +112,9 @@ def _count_rows(landing: Path) -> dict[str, int]:
         total = 0
         for path in feed_dir.glob("*.csv"):
             with path.open("rb") as handle:
-                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 24), b"")) - 1
+                total += (
+                    sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 24), b"")) - 1
+                )
         counts[feed_dir.name] = total
     return counts
 
@@ -120,7 +129,9 @@ def _link_tree(source: Path, target: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-data", action="store_true", help="reuse generated input if present")
@@ -132,8 +143,11 @@ def main(argv: list[str] | None = None) -> dict:
     size_dir = bench_dir / args.size
     generated = size_dir / "input"
     python = sys.executable
-    env = {**os.environ, "IOP_PSEUDONYM_KEY": os.environ.get("IOP_PSEUDONYM_KEY", "benchmark-key"),
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "IOP_PSEUDONYM_KEY": os.environ.get("IOP_PSEUDONYM_KEY", "benchmark-key"),
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("IOP_DEMO", None)
 
     params = SIZES[args.size]
@@ -142,11 +156,24 @@ def main(argv: list[str] | None = None) -> dict:
     if not (args.keep_data and (generated / "truth" / "manifest.json").exists()):
         shutil.rmtree(size_dir, ignore_errors=True)
         generated.mkdir(parents=True)
-        command = [python, "-m", "iop.generator.cli", "--clients", str(params["clients"]),
-                   "--seed", str(args.seed), "--out", str(generated), "--hold-back-days", "1",
-                   "--claims-only-members", str(params["claims_only_members"]),
-                   "--noise-claim-lines-per-member", str(params["noise_claim_lines_per_member"]),
-                   "--quiet"]
+        command = [
+            python,
+            "-m",
+            "iop.generator.cli",
+            "--clients",
+            str(params["clients"]),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(generated),
+            "--hold-back-days",
+            "1",
+            "--claims-only-members",
+            str(params["claims_only_members"]),
+            "--noise-claim-lines-per-member",
+            str(params["noise_claim_lines_per_member"]),
+            "--quiet",
+        ]
         results["generate"] = run_measured("generate", command, env)
     for work in ("load", "bare", "pipeline", "naive"):
         shutil.rmtree(size_dir / work, ignore_errors=True)
@@ -158,8 +185,19 @@ def main(argv: list[str] | None = None) -> dict:
 
     def phase(name: str, work: str, extra_env: dict[str, str] | None = None) -> dict:
         phase_env = {**env, **(extra_env or {})}
-        return run_measured(name, [python, str(ROOT / "bench" / "phases.py"), name if name != "incremental" else "pipeline",
-                                   "--landing", str(landing), "--work", str(size_dir / work)], phase_env)
+        return run_measured(
+            name,
+            [
+                python,
+                str(ROOT / "bench" / "phases.py"),
+                name if name != "incremental" else "pipeline",
+                "--landing",
+                str(landing),
+                "--work",
+                str(size_dir / work),
+            ],
+            phase_env,
+        )
 
     results["load"] = phase("load", "load")
     results["bare"] = phase("bare", "bare")
@@ -176,7 +214,9 @@ def main(argv: list[str] | None = None) -> dict:
     for name, result in results.items():
         counted = sum(holdback_rows.values()) if name == "incremental" else rows_in
         result["rows_in"] = counted
-        result["rows_per_second"] = round(counted / result["seconds"]) if result["seconds"] else None
+        result["rows_per_second"] = (
+            round(counted / result["seconds"]) if result["seconds"] else None
+        )
 
     def ratio(a: str, b: str) -> float | None:
         if a in results and b in results and results[b]["seconds"]:
@@ -188,10 +228,18 @@ def main(argv: list[str] | None = None) -> dict:
         "size": args.size,
         "generator_parameters": params,
         "seed": args.seed,
-        "machine": {"cores": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "duckdb": {"memory_limit": os.environ.get("IOP_DUCKDB_MEMORY_LIMIT", "4GB"),
-                   "threads": os.environ.get("IOP_DUCKDB_THREADS", str(os.cpu_count()))},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+            ),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "duckdb": {
+            "memory_limit": os.environ.get("IOP_DUCKDB_MEMORY_LIMIT", "4GB"),
+            "threads": os.environ.get("IOP_DUCKDB_THREADS", str(os.cpu_count())),
+        },
         "rows_in": rows,
         "rows_in_total": rows_in,
         "holdback_rows": holdback_rows,
@@ -201,7 +249,9 @@ def main(argv: list[str] | None = None) -> dict:
             "pipeline_over_load": ratio("pipeline", "load"),
             "naive_over_pipeline": ratio("naive", "pipeline"),
             "incremental_over_full": ratio("incremental", "pipeline"),
-            "validation_share_of_pipeline": round(pipeline.get("validation_seconds", 0) / pipeline["seconds"], 3),
+            "validation_share_of_pipeline": round(
+                pipeline.get("validation_seconds", 0) / pipeline["seconds"], 3
+            ),
         },
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -223,8 +273,10 @@ def render_markdown(report: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, r in report["phases"].items():
-        lines.append(f"| {name} | {r['rows_in']:,} | {r['seconds']:.1f} | "
-                     f"{(r['rows_per_second'] or 0):,} | {r['peak_rss_mb']:,.0f} |")
+        lines.append(
+            f"| {name} | {r['rows_in']:,} | {r['seconds']:.1f} | "
+            f"{(r['rows_per_second'] or 0):,} | {r['peak_rss_mb']:,.0f} |"
+        )
     lines.append("")
     lines.append("| ratio | value |")
     lines.append("|---|---:|")

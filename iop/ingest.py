@@ -229,4 +229,3 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
     warehouse.refresh_raw_views(con, settings)
     warehouse.refresh_site_seeds(con, settings)
     return len(frame)
-

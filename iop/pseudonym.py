@@ -29,4 +29,6 @@ def register_pseudonymizer(con) -> None:
             type=pa.string(),
         )
 
-    con.create_function("pseudonymize", udf, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+    con.create_function(
+        "pseudonymize", udf, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False
+    )

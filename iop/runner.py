@@ -35,9 +35,9 @@ def run_full_refresh(
     raise_on_error: bool = True,
     log_level: str = "INFO",
 ) -> ExecuteInProcessResult:
+    from iop.settings import IopSettings
     from pipelines.automation import PARTITIONS, partition_range_tags, pending_file_keys
     from pipelines.definitions import defs
-    from iop.settings import IopSettings
 
     instance = instance or DagsterInstance.ephemeral()
     settings = IopSettings.from_env()

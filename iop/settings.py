@@ -109,9 +109,7 @@ class IopSettings(ConfigurableResource):
         }
 
     @contextlib.contextmanager
-    def connect(
-        self, *, read_only: bool = False, pseudonyms: bool = False
-    ) -> Iterator[Any]:
+    def connect(self, *, read_only: bool = False, pseudonyms: bool = False) -> Iterator[Any]:
         """A connection to the working database, closed on exit (dbt needs the file free)."""
         from iop import warehouse
 

@@ -257,7 +257,11 @@ def _history_bounds(con, e: Expectation) -> tuple[float | None, float | None, in
     if not counts:
         return e.kwargs.get("min_value"), e.kwargs.get("max_value"), 0
     median = counts[len(counts) // 2]
-    return median * float(spec.get("min_ratio", 0.5)), median * float(spec.get("max_ratio", 2.0)), len(counts)
+    return (
+        median * float(spec.get("min_ratio", 0.5)),
+        median * float(spec.get("max_ratio", 2.0)),
+        len(counts),
+    )
 
 
 def _verdict(e: Expectation, domain: int, unexpected: int, element_count: int) -> ExpectationResult:
@@ -327,18 +331,31 @@ def validate_table(
                 details = {"history_runs": runs, "min_value": low, "max_value": high}
             ok = (low is None or row_count >= low) and (high is None or row_count <= high)
             results[e.name] = ExpectationResult(
-                e, ok, True, row_count, 0 if ok else 1, None, observed_value=row_count,
+                e,
+                ok,
+                True,
+                row_count,
+                0 if ok else 1,
+                None,
+                observed_value=row_count,
                 details=details,
             )
         elif e.type == "unexpected_rows_expectation":
             query = e.kwargs["unexpected_rows_query"].replace("{batch}", table)
             unexpected = con.execute(f"select count(*) from ({query})").fetchone()[0]
             results[e.name] = ExpectationResult(
-                e, unexpected == 0, row_count > 0, row_count, unexpected,
+                e,
+                unexpected == 0,
+                row_count > 0,
+                row_count,
+                unexpected,
                 round(100.0 * unexpected / row_count, 6) if row_count else None,
                 observed_value=unexpected,
             )
-        elif e.type in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
+        elif e.type in (
+            "expect_column_values_to_be_unique",
+            "expect_compound_columns_to_be_unique",
+        ):
             keys = e.kwargs.get("column_list") or [e.kwargs["column"]]
             not_all_null = " or ".join(f"{_quote(c)} is not null" for c in keys)
             domain = con.execute(f"select count(*) from {table} where {not_all_null}").fetchone()[0]
@@ -372,7 +389,8 @@ def record_results(
     """Append results to audit.check_results, so quality teams see history, not just now."""
     con.execute(CHECK_RESULTS_DDL)
     con.executemany(
-        "insert into audit.check_results values (?, now()::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into audit.check_results values "
+        "(?, now()::timestamp, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 run_id,
@@ -387,7 +405,9 @@ def record_results(
                 r.unexpected_percent,
                 r.threshold_percent(),
                 None if r.observed_value is None else str(r.observed_value),
-                json.dumps(r.details["failing_sample"]) if r.details.get("failing_sample") else None,
+                json.dumps(r.details["failing_sample"])
+                if r.details.get("failing_sample")
+                else None,
             ]
             for r in results
         ],

@@ -26,7 +26,9 @@ def configure(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> None:
 
 
 @contextlib.contextmanager
-def connect(settings: IopSettings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    settings: IopSettings, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
     try:
@@ -63,11 +65,11 @@ def refresh_site_seeds(con: duckdb.DuckDBPyConnection, settings: IopSettings) ->
     for shipped in sorted(SEEDS_DIR.glob("*.csv")):
         site = settings.site_seeds_dir / shipped.name
         source = site if site.is_file() else shipped
-        relation = (
-            f"read_csv({_listing([str(source)])}, header = true, all_varchar = true)"
-        )
+        relation = f"read_csv({_listing([str(source)])}, header = true, all_varchar = true)"
         limit = "" if site.is_file() else " limit 0"
-        con.execute(f"create or replace table raw.site_{shipped.stem} as select * from {relation}{limit}")
+        con.execute(
+            f"create or replace table raw.site_{shipped.stem} as select * from {relation}{limit}"
+        )
         counts[shipped.stem] = con.execute(
             f"select count(*) from raw.site_{shipped.stem}"
         ).fetchone()[0]

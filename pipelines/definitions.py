@@ -12,7 +12,12 @@ from pipelines.jobs import full_refresh_job, ingest_landed_files_job
 
 defs = Definitions(
     assets=[
-        raw_landed_files, landed_files_registry, dbt_staging, dbt_core, dbt_marts, check_results,
+        raw_landed_files,
+        landed_files_registry,
+        dbt_staging,
+        dbt_core,
+        dbt_marts,
+        check_results,
         marts_publication,
     ],
     asset_checks=suite_checks,

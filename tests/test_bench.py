@@ -14,7 +14,11 @@ def test_benchmark_harness_reports_every_phase_and_ratio(tmp_path):
     env = {"IOP_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "IOP_DUCKDB_THREADS": "2"}
     completed = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run_bench.py"), "--size", "XS"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "| phase | rows in | seconds | rows/s | peak RSS (MiB) |" in completed.stdout
@@ -31,7 +35,10 @@ def test_benchmark_harness_reports_every_phase_and_ratio(tmp_path):
     assert report["phases"]["pipeline"]["success"] is True
     assert report["phases"]["pipeline"]["validation_seconds"] > 0
     assert set(report["ratios"]) == {
-        "pipeline_over_bare", "pipeline_over_load", "naive_over_pipeline",
-        "incremental_over_full", "validation_share_of_pipeline",
+        "pipeline_over_bare",
+        "pipeline_over_load",
+        "naive_over_pipeline",
+        "incremental_over_full",
+        "validation_share_of_pipeline",
     }
     assert all(isinstance(v, float) for v in report["ratios"].values())

@@ -41,8 +41,11 @@ def test_follow_up_and_step_up_measures(data_dir):
     b.write_csv(landing / "claims/c.csv", "claims_csv", claims)
     materialize()
 
-    rows = query(data_dir, "select measure, denominator, numerator, rate from marts.continuity_of_care "
-                           "where breakdown = 'all' order by measure")
+    rows = query(
+        data_dir,
+        "select measure, denominator, numerator, rate from marts.continuity_of_care "
+        "where breakdown = 'all' order by measure",
+    )
     assert rows == [
         # A, B and C's WM discharge (C's residential one is dropped): 33; met by A and C: 22.
         ("follow_up_30d", 33, 33, 1.0),

@@ -13,16 +13,43 @@ from dagster import AssetKey
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_ASSETS = {
-    "raw/landed_files", "raw/registry", "audit/landed_files", "audit/check_results",
-    "seeds/age_bands", "seeds/discharge_reason", "seeds/level_of_care", "seeds/level_of_care_codes",
-    "seeds/race_ethnicity_map", "seeds/source_code_map", "seeds/teds_los_bins",
-    "staging/attendance_vendor_a", "staging/attendance_vendor_b", "staging/census_vendor_a",
-    "staging/roster_standard", "staging/claims_csv", "staging/remittance_835", "staging/attendance", "staging/roster",
-    "staging/census", "staging/claims", "audit/quarantine", "audit/row_accounting",
-    "core/persons", "core/sessions", "core/census", "core/claim_lines", "core/care_spans",
-    "core/episodes", "core/transitions", "marts/episodes", "marts/length_of_stay",
-    "marts/step_down_transitions", "marts/demographic_utilization", "marts/continuity_of_care",
-    "marts/program_quality_monthly", "marts/claims_attendance_reconciliation",
+    "raw/landed_files",
+    "raw/registry",
+    "audit/landed_files",
+    "audit/check_results",
+    "seeds/age_bands",
+    "seeds/discharge_reason",
+    "seeds/level_of_care",
+    "seeds/level_of_care_codes",
+    "seeds/race_ethnicity_map",
+    "seeds/source_code_map",
+    "seeds/teds_los_bins",
+    "staging/attendance_vendor_a",
+    "staging/attendance_vendor_b",
+    "staging/census_vendor_a",
+    "staging/roster_standard",
+    "staging/claims_csv",
+    "staging/remittance_835",
+    "staging/attendance",
+    "staging/roster",
+    "staging/census",
+    "staging/claims",
+    "audit/quarantine",
+    "audit/row_accounting",
+    "core/persons",
+    "core/sessions",
+    "core/census",
+    "core/claim_lines",
+    "core/care_spans",
+    "core/episodes",
+    "core/transitions",
+    "marts/episodes",
+    "marts/length_of_stay",
+    "marts/step_down_transitions",
+    "marts/demographic_utilization",
+    "marts/continuity_of_care",
+    "marts/program_quality_monthly",
+    "marts/claims_attendance_reconciliation",
     "publish/marts_duckdb",
 }
 
@@ -43,9 +70,18 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
     checked_tables = {asset for asset, _ in checks}
     # a suite for every input and every core table
     assert checked_tables == {
-        "staging/attendance", "staging/roster", "staging/census", "staging/claims",
-        "staging/remittance_835", "core/persons", "core/sessions", "core/census",
-        "core/claim_lines", "core/care_spans", "core/episodes", "core/transitions",
+        "staging/attendance",
+        "staging/roster",
+        "staging/census",
+        "staging/claims",
+        "staging/remittance_835",
+        "core/persons",
+        "core/sessions",
+        "core/census",
+        "core/claim_lines",
+        "core/care_spans",
+        "core/episodes",
+        "core/transitions",
         "marts/episodes",
     }
     assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks
@@ -59,9 +95,17 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
 
 def test_dagster_cli_validates_the_workspace():
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-         "-w", "workspace.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all code locations passed validation" in (result.stdout + result.stderr).lower()

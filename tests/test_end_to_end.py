@@ -44,11 +44,22 @@ def _date(text: str) -> date | None:
 def test_every_planted_episode_is_recovered_exactly(run):
     truth = _truth(run, "episodes.csv")
     expected = {
-        (r.person_id, r.level_of_care, _date(r.start_date), _date(r.end_date), int(r.length_of_stay))
+        (
+            r.person_id,
+            r.level_of_care,
+            _date(r.start_date),
+            _date(r.end_date),
+            int(r.length_of_stay),
+        )
         for r in truth.itertuples()
     }
-    actual = set(query(run, "select person_id, level_of_care, start_date, end_date, length_of_stay "
-                            "from core.episodes"))
+    actual = set(
+        query(
+            run,
+            "select person_id, level_of_care, start_date, end_date, length_of_stay "
+            "from core.episodes",
+        )
+    )
     assert len(expected) > CLIENTS  # a real journey mix, not a handful
     assert actual - expected == set(), "episodes the generator did not plant"
     assert expected - actual == set(), "planted episodes not recovered"
@@ -57,15 +68,19 @@ def test_every_planted_episode_is_recovered_exactly(run):
 def test_open_flags_and_census_discharge_reasons_match(run):
     truth = _truth(run, "episodes.csv")
     expected = {
-        (r.person_id, r.level_of_care, _date(r.start_date)): (r.is_open.lower() == "true",
-                                                              r.discharge_reason or None)
+        (r.person_id, r.level_of_care, _date(r.start_date)): (
+            r.is_open.lower() == "true",
+            r.discharge_reason or None,
+        )
         for r in truth.itertuples()
     }
     actual = {
         (p, lvl, s): (is_open, reason)
         for p, lvl, s, is_open, reason in query(
-            run, "select person_id, level_of_care, start_date, is_open, discharge_reason "
-                 "from core.episodes")
+            run,
+            "select person_id, level_of_care, start_date, is_open, discharge_reason "
+            "from core.episodes",
+        )
     }
     assert actual == expected
     reasons = {reason for _, reason in actual.values() if reason}
@@ -75,23 +90,33 @@ def test_open_flags_and_census_discharge_reasons_match(run):
 def test_every_planted_transition_is_recovered_with_levels_and_days(run):
     truth = _truth(run, "transitions.csv")
     expected = {
-        (r.person_id, r.from_level, _date(r.from_end_date), r.to_level or None,
-         _date(r.to_start_date) if r.to_level else None,
-         int(r.days_between) if r.to_level else None)
+        (
+            r.person_id,
+            r.from_level,
+            _date(r.from_end_date),
+            r.to_level or None,
+            _date(r.to_start_date) if r.to_level else None,
+            int(r.days_between) if r.to_level else None,
+        )
         for r in truth.itertuples()
     }
-    actual = set(query(
-        run,
-        "select person_id, from_level, from_end_date, to_level, "
-        "case when within_window then next_start_date end, days_between from core.transitions",
-    ))
+    actual = set(
+        query(
+            run,
+            "select person_id, from_level, from_end_date, to_level, "
+            "case when within_window then next_start_date end, days_between from core.transitions",
+        )
+    )
     assert sum(1 for e in expected if e[3] is not None) > CLIENTS / 4
     assert actual == expected
 
 
 def test_row_accounting_reconciles_for_every_file(run):
-    rows = query(run, "select source_file, rows_read, rows_accepted, rows_quarantined, status "
-                      "from audit.landed_files")
+    rows = query(
+        run,
+        "select source_file, rows_read, rows_accepted, rows_quarantined, status "
+        "from audit.landed_files",
+    )
     landing = run / "landing"
     assert len(rows) == sum(1 for p in landing.rglob("*") if p.is_file())
     for source_file, read, accepted, quarantined, status in rows:
@@ -115,14 +140,29 @@ def test_published_marts_hold_the_four_marts_without_identifiers(run):
 
     con = duckdb.connect(str(run / "marts.duckdb"), read_only=True)
     try:
-        for mart in ("episodes", "length_of_stay", "step_down_transitions",
-                     "demographic_utilization"):
+        for mart in (
+            "episodes",
+            "length_of_stay",
+            "step_down_transitions",
+            "demographic_utilization",
+        ):
             assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
         episodes = con.execute("select count(*) from marts.episodes").fetchone()[0]
-        columns = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns").fetchall()}
+        columns = {
+            r[0]
+            for r in con.execute("select column_name from information_schema.columns").fetchall()
+        }
     finally:
         con.close()
     assert episodes == query(run, "select count(*) from core.episodes")[0][0]
-    assert not columns & {"client_id", "member_id", "birth_date", "first_name", "last_name",
-                          "zip", "person_id", "start_date", "end_date"}
+    assert not columns & {
+        "client_id",
+        "member_id",
+        "birth_date",
+        "first_name",
+        "last_name",
+        "zip",
+        "person_id",
+        "start_date",
+        "end_date",
+    }

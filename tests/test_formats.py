@@ -19,17 +19,62 @@ from iop.readers import RawConversion, RejectedFile, convert_to_raw_parquet
 
 SHA = "ab" * 32
 LANDED = datetime(2025, 3, 15, 6, 30, 0)
-HEADER = ["MRN", "Program", "Level of Care", "Session Date", "Start Time", "Service Type",
-          "Minutes", "Attendance", "Clinician ID"]
-COLUMNS = ["mrn", "program", "level_of_care", "session_date", "start_time", "service_type",
-           "minutes", "attendance", "clinician_id"]
+HEADER = [
+    "MRN",
+    "Program",
+    "Level of Care",
+    "Session Date",
+    "Start Time",
+    "Service Type",
+    "Minutes",
+    "Attendance",
+    "Clinician ID",
+]
+COLUMNS = [
+    "mrn",
+    "program",
+    "level_of_care",
+    "session_date",
+    "start_time",
+    "service_type",
+    "minutes",
+    "attendance",
+    "clinician_id",
+]
 LINEAGE = ["_source_file", "_file_sha256", "_row_number", "_landed_at"]
-ROW1 = ["A0000001", "RIVERSIDE", "IOP", "03/14/2025", "09:00 AM", "Group Therapy", "180",
-        "Present", "CL0001"]
-ROW2 = ["A0000002", "LAKEVIEW", "PHP", "03/14/2025", "01:30 PM", "Individual Therapy", "60",
-        "Absent", "CL0002"]
-B_HEADER = ["client_id", "program_code", "asam_level", "service_date", "start_time",
-            "service_code", "duration_min", "attendance_code", "staff_id"]
+ROW1 = [
+    "A0000001",
+    "RIVERSIDE",
+    "IOP",
+    "03/14/2025",
+    "09:00 AM",
+    "Group Therapy",
+    "180",
+    "Present",
+    "CL0001",
+]
+ROW2 = [
+    "A0000002",
+    "LAKEVIEW",
+    "PHP",
+    "03/14/2025",
+    "01:30 PM",
+    "Individual Therapy",
+    "60",
+    "Absent",
+    "CL0002",
+]
+B_HEADER = [
+    "client_id",
+    "program_code",
+    "asam_level",
+    "service_date",
+    "start_time",
+    "service_code",
+    "duration_min",
+    "attendance_code",
+    "staff_id",
+]
 
 
 def line(fields, delimiter=","):
@@ -104,8 +149,10 @@ def test_utf8_bom_and_crlf(tmp_path):
 
 def test_windows_1252_is_transcoded_with_a_warning(tmp_path):
     # 0x92 is the right single quote, 0x96 an en dash, 0xE9 'é' in Windows-1252.
-    row = ("A0000003,ST MARY\x92S,IOP,03/14/2025,09:00 AM,Group Therapy,180,"
-           "Cancelled \x96 Client,CL\xe9")
+    row = (
+        "A0000003,ST MARY\x92S,IOP,03/14/2025,09:00 AM,Group Therapy,180,"
+        "Cancelled \x96 Client,CL\xe9"
+    )
     data = f"{line(HEADER)}\r\n{row}\r\n".encode("latin-1")
     result, out = convert(tmp_path, "cp.csv", data)
     assert (result.encoding, result.rows) == ("cp1252", 1)
@@ -114,8 +161,19 @@ def test_windows_1252_is_transcoded_with_a_warning(tmp_path):
         f"attendance/cp.csv: not valid UTF-8 (byte 0x92 at offset {offset}); "
         "read as Windows-1252 (cp1252)"
     ]
-    assert rows(out) == [("A0000003", "ST MARY\u2019S", "IOP", "03/14/2025", "09:00 AM",
-                          "Group Therapy", "180", "Cancelled \u2013 Client", "CL\u00e9")]
+    assert rows(out) == [
+        (
+            "A0000003",
+            "ST MARY\u2019S",
+            "IOP",
+            "03/14/2025",
+            "09:00 AM",
+            "Group Therapy",
+            "180",
+            "Cancelled \u2013 Client",
+            "CL\u00e9",
+        )
+    ]
     assert not [p for p in out.parent.iterdir() if p != out], "the UTF-8 copy is removed"
 
 
@@ -130,8 +188,9 @@ def test_utf16_with_bom_tab_delimited(tmp_path):
 def test_quoted_delimiters_quotes_and_newlines_count_as_one_row(tmp_path):
     quoted = ROW1[:5] + ['"Group, ""Open"" Therapy\r\nsecond line"'] + ROW1[6:]
     empty_quoted = ROW1[:8] + ['""']
-    data = (f"{line(HEADER)}\r\n{line(quoted)}\r\n{line(ROW2)}\r\n"
-            f"{line(empty_quoted)}\r\n").encode()
+    data = (
+        f"{line(HEADER)}\r\n{line(quoted)}\r\n{line(ROW2)}\r\n{line(empty_quoted)}\r\n"
+    ).encode()
     result, out = convert(tmp_path, "q.csv", data)
     assert_clean(result)
     assert rows(out) == [
@@ -143,7 +202,7 @@ def test_quoted_delimiters_quotes_and_newlines_count_as_one_row(tmp_path):
 
 
 def test_quote_inside_an_unquoted_value_is_literal(tmp_path):
-    bare = ROW1[:5] + ['Group 5\'10" Therapy'] + ROW1[6:]
+    bare = ROW1[:5] + ["Group 5'10\" Therapy"] + ROW1[6:]
     result, out = convert(tmp_path, "bare.csv", f"{line(HEADER)}\n{line(bare)}\n".encode())
     assert_clean(result)
     assert rows(out) == [tuple(bare)]
@@ -159,8 +218,17 @@ def test_sniffed_delimiter(tmp_path, delimiter):
 
 
 def test_header_case_and_spacing_variants(tmp_path):
-    header = [" mrn", "PROGRAM ", "level  of care", "Session-Date", '"Start Time"', "service_type",
-              "MINUTES", "Attendance", "Clinician  ID "]
+    header = [
+        " mrn",
+        "PROGRAM ",
+        "level  of care",
+        "Session-Date",
+        '"Start Time"',
+        "service_type",
+        "MINUTES",
+        "Attendance",
+        "Clinician  ID ",
+    ]
     data = f"{line(header)}\n{line(ROW1)}\n".encode()
     result, out = convert(tmp_path, "case.csv", data)
     assert_clean(result)
@@ -225,8 +293,9 @@ def test_header_only_file_gives_zero_rows_and_a_warning(tmp_path):
 
 
 def test_short_rows_are_padded_with_nulls_and_reported(tmp_path):
-    data = (f"{line(HEADER)}\n{line(ROW1)}\nA0000009,LAKEVIEW,OP\n{line(ROW2)}\n"
-            f"{line(ROW1[:8])}\n").encode()
+    data = (
+        f"{line(HEADER)}\n{line(ROW1)}\nA0000009,LAKEVIEW,OP\n{line(ROW2)}\n{line(ROW1[:8])}\n"
+    ).encode()
     result, out = convert(tmp_path, "short.csv", data)
     assert result.warnings == [
         "attendance/short.csv: 2 row(s) had fewer fields than the header's 9 and were padded "
@@ -260,13 +329,46 @@ def test_xlsx_attendance_export(tmp_path):
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(HEADER + [None])  # a formatted but empty trailing column
-    sheet.append(["A0000001", "RIVERSIDE", "IOP", datetime(2025, 3, 4), time(9, 0),
-                  "Group Therapy", 180, "Present", "CL0001"])
-    sheet.append(["A0000002", "LAKEVIEW", "PHP", datetime(2025, 12, 24), time(13, 30),
-                  "Individual Therapy", 60.0, "Absent", 1234])
+    sheet.append(
+        [
+            "A0000001",
+            "RIVERSIDE",
+            "IOP",
+            datetime(2025, 3, 4),
+            time(9, 0),
+            "Group Therapy",
+            180,
+            "Present",
+            "CL0001",
+        ]
+    )
+    sheet.append(
+        [
+            "A0000002",
+            "LAKEVIEW",
+            "PHP",
+            datetime(2025, 12, 24),
+            time(13, 30),
+            "Individual Therapy",
+            60.0,
+            "Absent",
+            1234,
+        ]
+    )
     sheet.append([None] * 9)  # an empty row inside the data stays a row
-    sheet.append(["A0000003", "LAKEVIEW", "OP", "03/05/2025", "10:15 AM", "Assessment", 45.5,
-                  "Excused", None])
+    sheet.append(
+        [
+            "A0000003",
+            "LAKEVIEW",
+            "OP",
+            "03/05/2025",
+            "10:15 AM",
+            "Assessment",
+            45.5,
+            "Excused",
+            None,
+        ]
+    )
     sheet["D3"].number_format = "mm/dd/yyyy"
     sheet["E2"].number_format = "h:mm AM/PM"
     sheet["I3"].number_format = "000000"
@@ -278,19 +380,50 @@ def test_xlsx_attendance_export(tmp_path):
 
     result, out = convert(tmp_path, "export.xlsx", path.read_bytes())
     assert (result.layout, result.format, result.encoding, result.delimiter) == (
-        "attendance_vendor_a", "xlsx", None, None)
+        "attendance_vendor_a",
+        "xlsx",
+        None,
+        None,
+    )
     assert result.columns == COLUMNS and result.extra_columns == []
     assert result.warnings == [
         "attendance/export.xlsx: workbook has 2 sheets; read only the first ('Sheet')"
     ]
     assert rows(out) == [
-        ("A0000001", "RIVERSIDE", "IOP", "03/04/2025", "09:00 AM", "Group Therapy", "180",
-         "Present", "CL0001"),
-        ("A0000002", "LAKEVIEW", "PHP", "12/24/2025", "01:30 PM", "Individual Therapy", "60",
-         "Absent", "001234"),
+        (
+            "A0000001",
+            "RIVERSIDE",
+            "IOP",
+            "03/04/2025",
+            "09:00 AM",
+            "Group Therapy",
+            "180",
+            "Present",
+            "CL0001",
+        ),
+        (
+            "A0000002",
+            "LAKEVIEW",
+            "PHP",
+            "12/24/2025",
+            "01:30 PM",
+            "Individual Therapy",
+            "60",
+            "Absent",
+            "001234",
+        ),
         (None,) * 9,
-        ("A0000003", "LAKEVIEW", "OP", "03/05/2025", "10:15 AM", "Assessment", "45.5",
-         "Excused", None),
+        (
+            "A0000003",
+            "LAKEVIEW",
+            "OP",
+            "03/05/2025",
+            "10:15 AM",
+            "Assessment",
+            "45.5",
+            "Excused",
+            None,
+        ),
     ]
     assert row_numbers(out) == [1, 2, 3, 4]
     assert pq.read_table(out).schema.field("minutes").type == pa.string()
@@ -301,14 +434,16 @@ def test_xlsx_vendor_b_dates_and_times_use_iso_and_24_hour(tmp_path):
 
     workbook = Workbook()
     workbook.active.append(B_HEADER)
-    workbook.active.append(["B-000001", "HILLCREST", 2.1, datetime(2025, 3, 14), time(13, 30),
-                            "GRP", 60, "A", "S0456"])
+    workbook.active.append(
+        ["B-000001", "HILLCREST", 2.1, datetime(2025, 3, 14), time(13, 30), "GRP", 60, "A", "S0456"]
+    )
     path = tmp_path / "b.xlsx"
     workbook.save(path)
     result, out = convert(tmp_path, "b.xlsx", path.read_bytes())
     assert result.layout == "attendance_vendor_b"
-    assert rows(out) == [("B-000001", "HILLCREST", "2.1", "2025-03-14", "13:30", "GRP", "60", "A",
-                          "S0456")]
+    assert rows(out) == [
+        ("B-000001", "HILLCREST", "2.1", "2025-03-14", "13:30", "GRP", "60", "A", "S0456")
+    ]
 
 
 def test_row_numbers_follow_file_order_across_parse_blocks(tmp_path):
@@ -361,8 +496,9 @@ def test_missing_required_column_is_rejected(tmp_path):
 
 def test_row_with_more_fields_than_the_header_is_rejected_naming_the_row(tmp_path):
     quoted = ROW1[:5] + ['"two\nlines"'] + ROW1[6:]
-    data = (f"{line(HEADER)}\n{line(quoted)}\n{line(ROW2)}\n{line(ROW1)},extra\n"
-            f"{line(ROW2)},x,y\n").encode()
+    data = (
+        f"{line(HEADER)}\n{line(quoted)}\n{line(ROW2)}\n{line(ROW1)},extra\n{line(ROW2)},x,y\n"
+    ).encode()
     assert rejected(tmp_path, "long.csv", data) == (
         "attendance/long.csv: row 3 has 10 fields but the header has 9; rows with more fields "
         "than the header: 3, 4"
@@ -382,8 +518,7 @@ def test_duplicate_column_names_after_normalization_are_rejected(tmp_path):
     header = HEADER + ["mrn "]
     data = f"{line(header)}\n{line(ROW1)},A0000001\n".encode()
     assert rejected(tmp_path, "dup.csv", data) == (
-        "attendance/dup.csv: duplicate column name(s) after normalization: "
-        "mrn (from 'MRN', 'mrn ')"
+        "attendance/dup.csv: duplicate column name(s) after normalization: mrn (from 'MRN', 'mrn ')"
     )
 
 

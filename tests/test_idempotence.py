@@ -11,9 +11,14 @@ from conftest import materialize, query
 def _marts_snapshot(data_dir):
     con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_name <> '_publication' "
-            "order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_name <> '_publication' "
+                "order by 1"
+            ).fetchall()
+        ]
         return {t: con.execute(f"select * from marts.{t} order by all").fetchall() for t in tables}
     finally:
         con.close()
@@ -26,9 +31,15 @@ def test_same_file_landed_twice_and_rerun_leave_marts_identical(data_dir):
     materialize()
     first = _marts_snapshot(data_dir)
     files_before = query(data_dir, "select count(*) from audit.landed_files")[0][0]
-    assert set(first) == {"episodes", "length_of_stay", "step_down_transitions",
-                          "demographic_utilization", "continuity_of_care",
-                          "program_quality_monthly", "claims_attendance_reconciliation"}
+    assert set(first) == {
+        "episodes",
+        "length_of_stay",
+        "step_down_transitions",
+        "demographic_utilization",
+        "continuity_of_care",
+        "program_quality_monthly",
+        "claims_attendance_reconciliation",
+    }
 
     # The same content lands again under other names (a feed re-sending its files).
     landing = data_dir / "landing"

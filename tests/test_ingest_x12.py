@@ -20,7 +20,9 @@ VALID = {
 REJECTED = {
     "pyx12/test_files_4010_at_57f2f32/fail_no_IEA.txt": "has no IEA trailer",
     "imsweb-x12-parser/837_5010/x12_bad_segment_identifier.txt": "malformed X12",
-    "linuxforhealth-x12/834_005010X220A1/add-dependent.834": "is not a claim (837) or remittance (835) file",
+    "linuxforhealth-x12/834_005010X220A1/add-dependent.834": (
+        "is not a claim (837) or remittance (835) file"
+    ),
 }
 
 
@@ -40,14 +42,22 @@ def test_real_x12_files_ingest_with_exact_line_counts_and_malformed_ones_are_rej
         target = landing / "claims" / f"{i:02d}_{relative.rsplit('/', 1)[1]}"
         shutil.copy(SHARED_DATA / relative, target)
         names[relative] = f"claims/{target.name}"
-    b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", [date(2025, 1, 6)]))
+    b.write_csv(
+        landing / "attendance/w.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", [date(2025, 1, 6)]),
+    )
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     materialize()
 
-    registry = {row[0]: row[1:] for row in query(
-        data_dir, "select source_file, status, layout, rows_read, rows_accepted, "
-                  "rows_quarantined, error from audit.landed_files")}
+    registry = {
+        row[0]: row[1:]
+        for row in query(
+            data_dir,
+            "select source_file, status, layout, rows_read, rows_accepted, "
+            "rows_quarantined, error from audit.landed_files",
+        )
+    }
     for relative, ids in VALID.items():
         status, layout, read, accepted, quarantined, error = registry[names[relative]]
         expected = _segments(SHARED_DATA / relative, ids)
@@ -61,8 +71,11 @@ def test_real_x12_files_ingest_with_exact_line_counts_and_malformed_ones_are_rej
         assert error.startswith(names[relative] + ": ") and reason in error, error
 
     # The behavioral-health 835: H0015 lines and a reversal (CLP02 = 22) with negative amounts.
-    remits = query(data_dir, "select procedure_code, claim_status, paid_amount "
-                             "from staging.remittance_835 where _source_file like '%Example1%'")
+    remits = query(
+        data_dir,
+        "select procedure_code, claim_status, paid_amount "
+        "from staging.remittance_835 where _source_file like '%Example1%'",
+    )
     assert any(p == "H0015" for p, _, _ in remits)
     assert any(s == "22" and paid < 0 for _, s, paid in remits)
 
@@ -73,21 +86,33 @@ def test_835_remittances_apply_to_claim_lines_paid_denied_reversed(data_dir):
     -86.76); a fourth line has no remittance yet."""
     landing = data_dir / "landing"
     (landing / "claims").mkdir(parents=True)
-    shutil.copy(SHARED_DATA / "oopfactory-x12parser/_835/_5010/Example1.txt",
-                landing / "claims" / "remit_example1.835")
-    b.write_csv(landing / "claims/claims.csv", "claims_csv", [
-        b.claim_line("444444", "1333333", date(2004, 2, 5), procedure="H0005"),
-        b.claim_line("121212", "1717171", date(2003, 12, 2), procedure="H0005"),
-        b.claim_line("090909", "1245849", date(2004, 2, 10), procedure="H0004"),
-        b.claim_line("555555", "1333333", date(2004, 2, 6), procedure="H0005"),
-    ])
-    b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", [date(2004, 2, 5)]))
+    shutil.copy(
+        SHARED_DATA / "oopfactory-x12parser/_835/_5010/Example1.txt",
+        landing / "claims" / "remit_example1.835",
+    )
+    b.write_csv(
+        landing / "claims/claims.csv",
+        "claims_csv",
+        [
+            b.claim_line("444444", "1333333", date(2004, 2, 5), procedure="H0005"),
+            b.claim_line("121212", "1717171", date(2003, 12, 2), procedure="H0005"),
+            b.claim_line("090909", "1245849", date(2004, 2, 10), procedure="H0004"),
+            b.claim_line("555555", "1333333", date(2004, 2, 6), procedure="H0005"),
+        ],
+    )
+    b.write_csv(
+        landing / "attendance/w.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", [date(2004, 2, 5)]),
+    )
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     materialize()
 
-    rows = query(data_dir, "select claim_id, remittance_status, remitted_paid_amount "
-                           "from core.claim_lines order by claim_id")
+    rows = query(
+        data_dir,
+        "select claim_id, remittance_status, remitted_paid_amount "
+        "from core.claim_lines order by claim_id",
+    )
     assert [(c, s, None if p is None else float(p)) for c, s, p in rows] == [
         ("090909", "reversed", -86.76),
         ("121212", "denied", 0.0),

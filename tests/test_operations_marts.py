@@ -41,18 +41,26 @@ def test_reconciliation_by_person_day_with_own_and_other_billing_npis(data_dir):
     rows += b.vendor_b_sessions("B-000100", "IOP", [d5], status="NS")
     rows += b.vendor_b_sessions("B-000101", "IOP", [d0, d1])
     b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b", rows)
-    b.write_csv(landing / "roster/r.csv", "roster_standard", [
-        b.roster_row("B-000100", "MCD100"),
-        b.roster_row("B-000101", "", payer="Self-pay"),
-    ])
-    b.write_csv(landing / "claims/c.csv", "claims_csv", [
-        # the program's NPI bills d0 and d1 (attended), forgets d2, bills the no-show day d5
-        billed("P1", "MCD100", d0, OWN_NPI),
-        billed("P2", "MCD100", d1, OWN_NPI),
-        billed("P3", "MCD100", d5, OWN_NPI),
-        # an outpatient therapist elsewhere bills the same client on d10 (no EHR session)
-        billed("T1", "MCD100", d10, OTHER_NPI, procedure="90834"),
-    ])
+    b.write_csv(
+        landing / "roster/r.csv",
+        "roster_standard",
+        [
+            b.roster_row("B-000100", "MCD100"),
+            b.roster_row("B-000101", "", payer="Self-pay"),
+        ],
+    )
+    b.write_csv(
+        landing / "claims/c.csv",
+        "claims_csv",
+        [
+            # the program's NPI bills d0 and d1 (attended), forgets d2, bills the no-show day d5
+            billed("P1", "MCD100", d0, OWN_NPI),
+            billed("P2", "MCD100", d1, OWN_NPI),
+            billed("P3", "MCD100", d5, OWN_NPI),
+            # an outpatient therapist elsewhere bills the same client on d10 (no EHR session)
+            billed("T1", "MCD100", d10, OTHER_NPI, procedure="90834"),
+        ],
+    )
     materialize()
 
     # Own NPIs: OWN_NPI covers person-days d0, d1, d5, of which d0 and d1 were attended: 2 of 3,
@@ -99,9 +107,16 @@ def test_program_quality_month_worked_by_hand(data_dir):
     census = []
 
     def admission(client, admit, discharge, reason):
-        census.append({"MRN": client, "Program": "RIVERSIDE", "Level of Care": "IOP",
-                       "Admit Date": b.us(admit), "Discharge Date": b.us(discharge),
-                       "Discharge Reason": reason})
+        census.append(
+            {
+                "MRN": client,
+                "Program": "RIVERSIDE",
+                "Level of Care": "IOP",
+                "Admit Date": b.us(admit),
+                "Discharge Date": b.us(discharge),
+                "Discharge Reason": reason,
+            }
+        )
 
     # RIVERSIDE IOP, March 2025:
     # A01-A06: attended Mar 3, 5, 7; no census -> episode Mar 3-7, LOS 5, no reason.
@@ -122,8 +137,9 @@ def test_program_quality_month_worked_by_hand(data_dir):
     # A11-A12: attended Feb 24, Mar 3, Mar 31, Apr 2: one episode Feb 24-Apr 2, neither admitted
     # nor discharged in March.
     for i in (11, 12):
-        rows += b.vendor_a_sessions(f"A00000{i:02d}", "IOP",
-                                    [date(2025, 2, 24), *mar(3, 31), date(2025, 4, 2)])
+        rows += b.vendor_a_sessions(
+            f"A00000{i:02d}", "IOP", [date(2025, 2, 24), *mar(3, 31), date(2025, 4, 2)]
+        )
     # A13: scheduled twice in March, cancelled (client) and excused: scheduled, never attended.
     rows += b.vendor_a_sessions("A0000013", "IOP", mar(3), status="Cancelled - Client")
     rows += b.vendor_a_sessions("A0000013", "IOP", mar(5), status="Excused")
@@ -131,14 +147,21 @@ def test_program_quality_month_worked_by_hand(data_dir):
     b.write_csv(landing / "census/vendor_a_census_20250331.csv", "census_vendor_a", census)
     # The as-of date: one HILLCREST OP session on Jun 30, so March's discharges are final and
     # their 30-day windows observed.
-    b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000999", "OP", [date(2025, 6, 30)]))
+    b.write_csv(
+        landing / "attendance/w.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000999", "OP", [date(2025, 6, 30)]),
+    )
     clients = [f"A00000{i:02d}" for i in range(1, 14)] + ["B-000999"]
-    b.write_csv(landing / "roster/r.csv", "roster_standard",
-                [b.roster_row(c, f"M{c}") for c in clients])
+    b.write_csv(
+        landing / "roster/r.csv", "roster_standard", [b.roster_row(c, f"M{c}") for c in clients]
+    )
     # The program bills A01's three March days only (of the 12 billable attended clients).
-    b.write_csv(landing / "claims/c.csv", "claims_csv",
-                [billed(f"C{d}", "MA0000001", day, OWN_NPI) for d, day in enumerate(mar(3, 5, 7))])
+    b.write_csv(
+        landing / "claims/c.csv",
+        "claims_csv",
+        [billed(f"C{d}", "MA0000001", day, OWN_NPI) for d, day in enumerate(mar(3, 5, 7))],
+    )
     materialize()
 
     columns = (
@@ -168,8 +191,26 @@ def test_program_quality_month_worked_by_hand(data_dir):
     # Published: the counts of 1-10 above (admissions 10, discharges 10, with a reason 4,
     # completions 3, step-downs 1, step-down denominator 10) are masked by the cell-size rule,
     # and so are the statistics built on them (median LOS, completion and step-down rates).
-    expected = (False, 12, None, None, 47, 42, 3, 1, 0.0638, None, None, None, None, None, 42,
-                0.0714, True, True)
+    expected = (
+        False,
+        12,
+        None,
+        None,
+        47,
+        42,
+        3,
+        1,
+        0.0638,
+        None,
+        None,
+        None,
+        None,
+        None,
+        42,
+        0.0714,
+        True,
+        True,
+    )
     # RIVERSIDE is the only IOP program, so 'All' equals it.
     assert march == [("All", *expected), ("RIVERSIDE", *expected)]
 
@@ -182,8 +223,11 @@ def test_program_quality_month_worked_by_hand(data_dir):
     )
     assert april_op == [(True, None, None, None)]
     # The series runs from each program's first month (IOP: February) to June, gaps included.
-    months = query(data_dir, "select month from marts.program_quality_monthly "
-                   "where program = 'RIVERSIDE' and level_of_care = 'IOP' order by month")
+    months = query(
+        data_dir,
+        "select month from marts.program_quality_monthly "
+        "where program = 'RIVERSIDE' and level_of_care = 'IOP' order by month",
+    )
     assert [m for (m,) in months] == [date(2025, m, 1) for m in (2, 3, 4, 5, 6)]
 
     # KPIs: the latest complete month is June (as-of Jun 30). IOP June has no activity: census 0.
@@ -203,8 +247,11 @@ def test_program_quality_month_worked_by_hand(data_dir):
 
 def test_data_quality_pass_rate_on_a_fresh_run_is_the_latest_result_per_check(data_dir):
     landing = data_dir / "landing"
-    b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000200", "IOP", b.days(MONDAY, 0, 2)))
+    b.write_csv(
+        landing / "attendance/w.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000200", "IOP", b.days(MONDAY, 0, 2)),
+    )
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000200", "MCD200")])
     b.write_csv(landing / "claims/c.csv", "claims_csv", [billed("K1", "MCD200", MONDAY, OWN_NPI)])
 
@@ -221,8 +268,11 @@ def test_data_quality_pass_rate_on_a_fresh_run_is_the_latest_result_per_check(da
         return checks, round(passed / checks, 4)
 
     def reported():
-        return query(data_dir, "select distinct data_quality_checks, data_quality_pass_rate "
-                     "from marts.program_quality_monthly")
+        return query(
+            data_dir,
+            "select distinct data_quality_checks, data_quality_pass_rate "
+            "from marts.program_quality_monthly",
+        )
 
     # First run on an empty warehouse: audit.check_results did not exist before it; the staging
     # checks ran before the mart, so it has results and a rate.
@@ -231,8 +281,11 @@ def test_data_quality_pass_rate_on_a_fresh_run_is_the_latest_result_per_check(da
     assert checks > 0 and reported() == [(checks, rate)]
     # A second run appends a second result per check; the mart still counts each check once.
     materialize()
-    total = query(data_dir, "select count(*) from audit.check_results "
-                  "where split_part(table_name, '.', 1) in ('staging', 'core') "
-                  "and status <> 'not_applicable'")[0][0]
+    total = query(
+        data_dir,
+        "select count(*) from audit.check_results "
+        "where split_part(table_name, '.', 1) in ('staging', 'core') "
+        "and status <> 'not_applicable'",
+    )[0][0]
     assert total >= 2 * checks
     assert reported() == [expected()] == [(checks, rate)]

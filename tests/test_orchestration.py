@@ -17,8 +17,8 @@ def _sha(path) -> str:
 
 
 def _evaluate_sensor(instance):
-    from pipelines.automation import landing_sensor
     from iop.settings import IopSettings
+    from pipelines.automation import landing_sensor
 
     context = build_sensor_context(
         instance=instance, resources={"settings": IopSettings.from_env()}
@@ -28,8 +28,11 @@ def _evaluate_sensor(instance):
 
 def test_sensor_requests_one_partition_per_new_file_and_then_nothing(data_dir):
     landing = data_dir / "landing"
-    first = b.write_csv(landing / "attendance/w1.csv", "attendance_vendor_b",
-                        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0)))
+    first = b.write_csv(
+        landing / "attendance/w1.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0)),
+    )
     roster = b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     b.write_csv(landing / "roster/r_copy.csv", "roster_standard", [b.roster_row("B-000001")])
     instance = DagsterInstance.ephemeral()
@@ -41,24 +44,32 @@ def test_sensor_requests_one_partition_per_new_file_and_then_nothing(data_dir):
     assert add_request.partitions_def_name == "landed_files"
     assert sorted(add_request.partition_keys) == sorted([_sha(first), _sha(roster)])
     [run_request] = result.run_requests
-    assert {run_request.tags["dagster/asset_partition_range_start"],
-            run_request.tags["dagster/asset_partition_range_end"]} == set(add_request.partition_keys)
+    assert {
+        run_request.tags["dagster/asset_partition_range_start"],
+        run_request.tags["dagster/asset_partition_range_end"],
+    } == set(add_request.partition_keys)
 
     # The daemon applies the request; the next evaluation finds nothing new.
     instance.add_dynamic_partitions("landed_files", list(add_request.partition_keys))
     assert isinstance(_evaluate_sensor(instance), SkipReason)
 
     # A new file lands: exactly its partition is requested.
-    second = b.write_csv(landing / "attendance/w2.csv", "attendance_vendor_b",
-                         b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 7)))
+    second = b.write_csv(
+        landing / "attendance/w2.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 7)),
+    )
     result = _evaluate_sensor(instance)
     assert list(result.dynamic_partitions_requests[0].partition_keys) == [_sha(second)]
 
 
 def test_requested_run_ingests_partitions_and_refreshes_marts(data_dir):
     landing = data_dir / "landing"
-    b.write_csv(landing / "attendance/w1.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 2)))
+    b.write_csv(
+        landing / "attendance/w1.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 2)),
+    )
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     b.write_csv(landing / "claims/c.csv", "claims_csv", [b.claim_line("C1", "M1", MONDAY)])
     instance = DagsterInstance.ephemeral()
@@ -87,7 +98,9 @@ def test_fixing_a_code_mapping_reprocesses_quarantined_rows(data_dir):
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     b.write_csv(landing / "claims/c.csv", "claims_csv", [b.claim_line("C1", "M1", MONDAY)])
     materialize()
-    assert query(data_dir, "select row_number, rule from audit.quarantine") == [(2, "unknown_status")]
+    assert query(data_dir, "select row_number, rule from audit.quarantine") == [
+        (2, "unknown_status")
+    ]
     episode_end = "select end_date from core.episodes where person_id = 'client:B-000001'"
     assert query(data_dir, episode_end) == [(MONDAY,)]
 
@@ -100,19 +113,26 @@ def test_fixing_a_code_mapping_reprocesses_quarantined_rows(data_dir):
     )
     materialize()
     assert query(data_dir, "select count(*) from audit.quarantine") == [(0,)]
-    assert query(data_dir, "select rows_read, rows_accepted, rows_quarantined from audit.landed_files "
-                 "where feed = 'attendance'") == [(2, 2, 0)]
+    assert query(
+        data_dir,
+        "select rows_read, rows_accepted, rows_quarantined from audit.landed_files "
+        "where feed = 'attendance'",
+    ) == [(2, 2, 0)]
     assert query(data_dir, episode_end) == [(b.days(MONDAY, 2)[0],)]
 
 
 def test_error_check_blocks_marts_and_warning_does_not_both_recorded(data_dir):
     landing = data_dir / "landing"
     # A roster with an unknown payer breaks a warning-level expectation only.
-    b.write_csv(landing / "roster/r.csv", "roster_standard",
-                [b.roster_row("B-000001", payer="Barter")])
+    b.write_csv(
+        landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001", payer="Barter")]
+    )
     b.write_csv(landing / "claims/c.csv", "claims_csv", [b.claim_line("C1", "M1", MONDAY)])
-    b.write_csv(landing / "attendance/w1.csv", "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0)))
+    b.write_csv(
+        landing / "attendance/w1.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0)),
+    )
     assert materialize().success  # the warning did not block anything
     assert (data_dir / "marts.duckdb").exists()
     published = (data_dir / "marts.duckdb").stat().st_mtime_ns
@@ -122,27 +142,35 @@ def test_error_check_blocks_marts_and_warning_does_not_both_recorded(data_dir):
     (landing / "attendance/w1.csv").unlink()
     b.write_csv(landing / "attendance/w2.csv", "attendance_vendor_b", [])
     import shutil
+
     shutil.rmtree(data_dir / "raw")  # a rebuild from scratch, so the old attendance is gone
     result = materialize(raise_on_error=False)
     assert not result.success
     assert (data_dir / "marts.duckdb").stat().st_mtime_ns == published  # previous publication kept
 
-    results = query(data_dir, "select table_name, check_name, severity, status "
-                    "from audit.check_results order by checked_at, table_name, check_name")
+    results = query(
+        data_dir,
+        "select table_name, check_name, severity, status "
+        "from audit.check_results order by checked_at, table_name, check_name",
+    )
     assert ("staging.roster", "column_values_to_be_in_set__payer", "warning", "failed") in results
     assert ("staging.attendance", "table_row_count_to_be_between", "critical", "failed") in results
     # history is kept: the first run's passing row count is still there
     assert ("staging.attendance", "table_row_count_to_be_between", "critical", "passed") in results
     # nothing downstream of staging.attendance ran in the blocked run
     steps = {e.step_key for e in result.all_events if e.is_successful_output}
-    assert "core__sessions" not in steps and "publish__marts_duckdb" not in steps
+    assert "dbt_staging" in steps  # staging itself was built (and checked) ...
+    assert not steps & {"dbt_core", "dbt_marts", "publish__marts_duckdb"}  # ... nothing after it
+    built = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
+    assert "staging" in built and not built & {"core", "marts", "publish"}
 
 
 def test_corrected_reexport_under_the_same_name_supersedes_the_earlier_file(data_dir):
     landing = data_dir / "landing"
     day = landing / "attendance/vendor_b_sessions_2025-W02.csv"
-    b.write_csv(day, "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1, 2)))
+    b.write_csv(
+        day, "attendance_vendor_b", b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1, 2))
+    )
     b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
     b.write_csv(landing / "claims/c.csv", "claims_csv", [b.claim_line("C1", "M1", MONDAY)])
     materialize()
@@ -150,14 +178,20 @@ def test_corrected_reexport_under_the_same_name_supersedes_the_earlier_file(data
 
     # The EHR re-exports the week: day 2's session was entered in error and is gone.
     import os
-    b.write_csv(day, "attendance_vendor_b",
-                b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1)))
+
+    b.write_csv(
+        day, "attendance_vendor_b", b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0, 1))
+    )
     os.utime(day, (day.stat().st_atime + 60, day.stat().st_mtime + 60))
     materialize()
 
     assert query(data_dir, "select session_date from core.sessions order by 1") == [
-        (d,) for d in b.days(MONDAY, 0, 1)]
-    assert query(data_dir, "select status, rows_read, rows_accepted, rows_quarantined, "
-                 "rows_superseded from audit.landed_files where feed = 'attendance' "
-                 "order by landed_at") == [("superseded", 3, 0, 0, 3), ("ingested", 2, 2, 0, 0)]
+        (d,) for d in b.days(MONDAY, 0, 1)
+    ]
+    assert query(
+        data_dir,
+        "select status, rows_read, rows_accepted, rows_quarantined, "
+        "rows_superseded from audit.landed_files where feed = 'attendance' "
+        "order by landed_at",
+    ) == [("superseded", 3, 0, 0, 3), ("ingested", 2, 2, 0, 0)]
     assert query(data_dir, "select bool_and(reconciled) from audit.row_accounting") == [(True,)]

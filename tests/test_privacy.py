@@ -37,8 +37,9 @@ PIPELINE_LOGGERS = ("iop", "assets", "pipelines", "dagster")
 
 def _landing(data_dir: Path, feed: str) -> pd.DataFrame:
     files = sorted(glob.glob(str(data_dir / "landing" / feed / "*.csv")))
-    return pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files],
-                     ignore_index=True)
+    return pd.concat(
+        [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True
+    )
 
 
 def _birth_date_forms(text: str) -> set[str]:
@@ -48,8 +49,12 @@ def _birth_date_forms(text: str) -> set[str]:
         d = date.fromisoformat(text)
     except ValueError:
         return forms
-    return forms | {d.isoformat(), d.strftime("%m/%d/%Y"), f"{d.month}/{d.day}/{d.year}",
-                    f"{d.year}, {d.month}, {d.day}"}
+    return forms | {
+        d.isoformat(),
+        d.strftime("%m/%d/%Y"),
+        f"{d.month}/{d.day}/{d.year}",
+        f"{d.year}, {d.month}, {d.day}",
+    }
 
 
 def _seed_vocabulary() -> set[str]:
@@ -94,11 +99,14 @@ class Identifiers:
         census = _landing(data_dir, "census")
         vocabulary = _seed_vocabulary()
         names = {n.strip() for n in pd.concat([roster.first_name, roster.last_name]) if n.strip()}
-        full = {f"{first.strip()} {last.strip()}"
-                for first, last in zip(roster.first_name, roster.last_name, strict=True)
-                if first.strip() and last.strip()}
-        ids = (set(roster.client_id) | set(roster.member_id) | set(claims.member_id)
-               | set(roster.zip))
+        full = {
+            f"{first.strip()} {last.strip()}"
+            for first, last in zip(roster.first_name, roster.last_name, strict=True)
+            if first.strip() and last.strip()
+        }
+        ids = (
+            set(roster.client_id) | set(roster.member_id) | set(claims.member_id) | set(roster.zip)
+        )
         for frame, column in ((attendance, "MRN"), (attendance, "client_id"), (census, "MRN")):
             if column in frame:
                 ids |= set(frame[column].dropna())
@@ -120,21 +128,27 @@ class Identifiers:
         for i, token in enumerate(tokens):
             start, end = token.span()
             in_decimal = (start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()) or (
-                end + 1 < len(text) and text[end] == "." and text[end + 1].isdigit())
+                end + 1 < len(text) and text[end] == "." and text[end + 1].isdigit()
+            )
             if token.group().lower() in self._words and not in_decimal:
                 hits.append(token.group())
             if i + 1 < len(tokens):
                 # two tokens joined by one space or hyphen: 'First Last', 'B-300975'
-                joined = text[start:tokens[i + 1].end()]
-                if text[end:tokens[i + 1].start()] in (" ", "-") and joined.lower() in self._words:
+                joined = text[start : tokens[i + 1].end()]
+                if (
+                    text[end : tokens[i + 1].start()] in (" ", "-")
+                    and joined.lower() in self._words
+                ):
                     hits.append(joined)
         hits += [m.group(0) for m in _DATE.finditer(text) if m.group(0) in self._dates]
         return hits
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
-_DATE = re.compile(r"(?<![0-9])(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
-                   r"|[0-9]{4}, [0-9]{1,2}, [0-9]{1,2})(?![0-9])")
+_DATE = re.compile(
+    r"(?<![0-9])(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
+    r"|[0-9]{4}, [0-9]{1,2}, [0-9]{1,2})(?![0-9])"
+)
 
 
 class Findings:
@@ -156,21 +170,62 @@ class Findings:
 
 
 def test_matching_rule_finds_identifiers_and_ignores_hash_fragments():
-    ids = Identifiers(names={"Daniel", "Kealoha"}, full_names={"Marcus White"},
-                      ids={"01840", "A0007618", "MCD246701906", "B-300975"},
-                      dates=_birth_date_forms("1997-12-21"))
-    for text in ("name=Daniel", "KEALOHA", "Marcus White", "zip 01840", "01840-1234",
-                 "client:A0007618", "member:Medicaid:MCD246701906", "B-300975:3", "dob 12/21/1997",
-                 "1997-12-21T00:00:00", "datetime.date(1997, 12, 21)", "born 12/21/1997."):
+    ids = Identifiers(
+        names={"Daniel", "Kealoha"},
+        full_names={"Marcus White"},
+        ids={"01840", "A0007618", "MCD246701906", "B-300975"},
+        dates=_birth_date_forms("1997-12-21"),
+    )
+    for text in (
+        "name=Daniel",
+        "KEALOHA",
+        "Marcus White",
+        "zip 01840",
+        "01840-1234",
+        "client:A0007618",
+        "member:Medicaid:MCD246701906",
+        "B-300975:3",
+        "dob 12/21/1997",
+        "1997-12-21T00:00:00",
+        "datetime.date(1997, 12, 21)",
+        "born 12/21/1997.",
+    ):
         assert ids.find(text), text
-    for column in ("first_name", "last_name", "birth_date", "birth_year", "dob", "member_id",
-                   "mrn", "client_id", "zip", "zip3", "person_id"):
+    for column in (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "birth_year",
+        "dob",
+        "member_id",
+        "mrn",
+        "client_id",
+        "zip",
+        "zip3",
+        "person_id",
+    ):
         assert IDENTIFYING_COLUMN.search(column), column
-    for column in ("person_key", "attended_no_member_id_days", "dimension_value", "age_band",
-                   "payer", "episode_key", "period"):
+    for column in (
+        "person_key",
+        "attended_no_member_id_days",
+        "dimension_value",
+        "age_band",
+        "payer",
+        "episode_key",
+        "period",
+    ):
         assert not IDENTIFYING_COLUMN.search(column), column
-    for text in ("3fa01840bc9e", "0.01840", "A0001840", "101840", "Danielle", "White",
-                 "B-3009751", "21997-12-210", "rows: 1840"):
+    for text in (
+        "3fa01840bc9e",
+        "0.01840",
+        "A0001840",
+        "101840",
+        "Danielle",
+        "White",
+        "B-3009751",
+        "21997-12-210",
+        "rows: 1840",
+    ):
         assert not ids.find(text), text
 
 
@@ -222,11 +277,18 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
     marts = Findings(identifiers)
     con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'"
-        ).fetchall()]
-        assert {"episodes", "demographic_utilization", "length_of_stay",
-                "step_down_transitions"} <= set(tables)
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        ]
+        assert {
+            "episodes",
+            "demographic_utilization",
+            "length_of_stay",
+            "step_down_transitions",
+        } <= set(tables)
         for table in tables:
             frame = con.execute(f'select * from "{table}"').df()
             for column in frame.columns:
@@ -298,8 +360,9 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             checks += 1
             for name, text in _metadata_texts(data.metadata):
-                metadata.scan(f"check {data.asset_key.to_user_string()}:{data.check_name} {name}",
-                              text)
+                metadata.scan(
+                    f"check {data.asset_key.to_user_string()}:{data.check_name} {name}", text
+                )
             metadata.scan("check description", data.description)
         metadata.scan(f"serialized {event.event_type_value}", serialize_value(entry))
     assert materializations > 10 and checks > 10
@@ -307,8 +370,10 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
         failures.append(metadata.report("Dagster metadata"))
 
     # no published column is named after a direct identifier
-    offending = {t: [c for c in cols if IDENTIFYING_COLUMN.search(c)]
-                 for t, cols in _mart_columns(data_dir).items()}
+    offending = {
+        t: [c for c in cols if IDENTIFYING_COLUMN.search(c)]
+        for t, cols in _mart_columns(data_dir).items()
+    }
     if any(offending.values()):
         failures.append(f"identifier-named columns: { {t: c for t, c in offending.items() if c} }")
 
@@ -320,7 +385,8 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
 IDENTIFYING_COLUMN = re.compile(
     r"^(?:birth|dob|zip|mrn|ssn)|(?:^|_)(?:name|first_name|last_name|birth_date|date_of_birth|dob|"
     r"member|member_id|mrn|client_id|zip|zip5|zip_code|zipcode|person_id|phone|email|address)$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _mart_columns(data_dir: Path) -> dict[str, list[str]]:
@@ -353,17 +419,31 @@ def _small_world(data_dir: Path) -> None:
     rows += b.vendor_b_sessions("B-000002", "PHP", b.days(MONDAY, 0, 1))
     rows += b.vendor_b_sessions("B-000003", "OP", b.days(MONDAY, 60))
     b.write_csv(landing / "attendance/w.csv", "attendance_vendor_b", rows)
-    b.write_csv(landing / "roster/r.csv", "roster_standard", [
-        b.roster_row("B-000001", "MCD0001", first_name="Rosa", last_name="Kealoha",
-                     birth_date="1961-03-09", zip="01840"),
-        b.roster_row("B-000002", "", payer="Self-pay"),
-        b.roster_row("B-000003", "MCD0003"),
-    ])
+    b.write_csv(
+        landing / "roster/r.csv",
+        "roster_standard",
+        [
+            b.roster_row(
+                "B-000001",
+                "MCD0001",
+                first_name="Rosa",
+                last_name="Kealoha",
+                birth_date="1961-03-09",
+                zip="01840",
+            ),
+            b.roster_row("B-000002", "", payer="Self-pay"),
+            b.roster_row("B-000003", "MCD0003"),
+        ],
+    )
     # a member no roster client links to: a claims-only person (member:Medicare:MCR0009)
-    b.write_csv(landing / "claims/c.csv", "claims_csv", [
-        b.claim_line("K1", "MCD0001", MONDAY),
-        b.claim_line("K2", "MCR0009", MONDAY, procedure="S9480", payer="Medicare"),
-    ])
+    b.write_csv(
+        landing / "claims/c.csv",
+        "claims_csv",
+        [
+            b.claim_line("K1", "MCD0001", MONDAY),
+            b.claim_line("K2", "MCR0009", MONDAY, procedure="S9480", payer="Medicare"),
+        ],
+    )
 
 
 def _hmac(key: str, person_id: str) -> str:
@@ -384,8 +464,12 @@ def test_person_key_is_hmac_sha256_of_person_id_and_changes_with_the_key(data_di
     _small_world(data_dir)
     assert run_full_refresh().success
     first = dict(query(data_dir, "select person_id, person_key from core.persons"))
-    assert set(first) >= {"client:B-000001", "client:B-000002", "client:B-000003",
-                          "member:Medicare:MCR0009"}
+    assert set(first) >= {
+        "client:B-000001",
+        "client:B-000002",
+        "client:B-000003",
+        "member:Medicare:MCR0009",
+    }
     for person_id, key in first.items():
         assert re.fullmatch(r"[0-9a-f]{64}", key), key
         assert key == _hmac(TEST_KEY, person_id), person_id
@@ -426,11 +510,14 @@ def test_marts_are_not_built_without_a_key_and_the_error_names_the_variable(data
     assert failures
     texts = "\n".join(t for e in failures for t in _error_texts(e.event_specific_data.error))
     assert "MissingPseudonymKey" in texts
-    assert ("IOP_PSEUDONYM_KEY is not set. Set it to a long random secret (see .env.example); "
-            "person keys in the marts are HMAC-SHA256 of internal ids with this key.") in texts
+    assert (
+        "IOP_PSEUDONYM_KEY is not set. Set it to a long random secret (see .env.example); "
+        "person keys in the marts are HMAC-SHA256 of internal ids with this key."
+    ) in texts
     # nothing was pseudonymized with a fallback key, and nothing was published
     assert not (data_dir / "marts.duckdb").exists()
     assert not list((data_dir / "marts").glob("*.parquet"))
-    succeeded = {e.step_key for e in result.all_events
-                 if e.event_type == DagsterEventType.STEP_SUCCESS}
+    succeeded = {
+        e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS
+    }
     assert not {s for s in succeeded if s.startswith(("core__persons", "marts__", "publish__"))}

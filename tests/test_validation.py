@@ -131,12 +131,19 @@ def test_suite_verdicts_match_great_expectations(path):
             gx_result = theirs[name]
             assert result.success == gx_result.success, (label, name)
             if "unexpected_count" in gx_result.result:
-                assert result.unexpected_count == gx_result.result["unexpected_count"], (label, name)
+                assert result.unexpected_count == gx_result.result["unexpected_count"], (
+                    label,
+                    name,
+                )
         if label == "good":
             assert all(r.success for r in ours.values()), path.stem
         else:
-            column_map = [r for r in ours.values() if r.expectation.type not in (
-                "expect_table_row_count_to_be_between", "expect_column_to_exist")]
+            column_map = [
+                r
+                for r in ours.values()
+                if r.expectation.type
+                not in ("expect_table_row_count_to_be_between", "expect_column_to_exist")
+            ]
             assert column_map and not any(r.success for r in column_map), path.stem
 
 
@@ -164,25 +171,40 @@ def test_unexpected_rows_and_history_bounds_in_duckdb():
     """Referential integrity via GX's SQL expectation, and row counts against recorded history."""
     con = duckdb.connect()
     con.execute("create schema core; create schema audit")
-    con.execute("create table core.persons as select * from (values ('client:A', 'ehr'), "
-                "('member:X', 'claims')) t(person_id, person_source)")
-    con.execute("create table core.sessions as select * from (values ('client:A'), ('client:A'), "
-                "('client:B')) t(person_id)")
-    [integrity] = [e for e in validation.load_suite(validation.EXPECTATIONS_DIR / "core.sessions.json")
-                   if e.name == "session_client_in_roster"]
+    con.execute(
+        "create table core.persons as select * from (values ('client:A', 'ehr'), "
+        "('member:X', 'claims')) t(person_id, person_source)"
+    )
+    con.execute(
+        "create table core.sessions as select * from (values ('client:A'), ('client:A'), "
+        "('client:B')) t(person_id)"
+    )
+    [integrity] = [
+        e
+        for e in validation.load_suite(validation.EXPECTATIONS_DIR / "core.sessions.json")
+        if e.name == "session_client_in_roster"
+    ]
     [result] = validation.validate_table(con, "core.sessions", (integrity,))
     assert (result.success, result.unexpected_count, result.element_count) == (False, 1, 3)
 
-    [history] = [e for e in validation.load_suite(validation.EXPECTATIONS_DIR / "staging.claims.json")
-                 if e.name == "row_count_against_history"]
-    con.execute("create schema staging; create table staging.claims as select range as claim_id "
-                "from range(100)")
+    [history] = [
+        e
+        for e in validation.load_suite(validation.EXPECTATIONS_DIR / "staging.claims.json")
+        if e.name == "row_count_against_history"
+    ]
+    con.execute(
+        "create schema staging; create table staging.claims as select range as claim_id "
+        "from range(100)"
+    )
     [first] = validation.validate_table(con, "staging.claims", (history,))
     assert first.success and first.details["history_runs"] == 0  # no history: static bound
     con.execute(validation.CHECK_RESULTS_DDL)
     for n in (1000, 1100, 900):  # earlier runs saw about 1,000 rows; median 1,000 → [500, 2000]
-        con.execute("insert into audit.check_results (table_name, check_name, observed_value, "
-                    "checked_at) values ('staging.claims', 'row_count_against_history', ?, now())", [str(n)])
+        con.execute(
+            "insert into audit.check_results (table_name, check_name, observed_value, "
+            "checked_at) values ('staging.claims', 'row_count_against_history', ?, now())",
+            [str(n)],
+        )
     [drop] = validation.validate_table(con, "staging.claims", (history,))
     assert not drop.success and drop.observed_value == 100
     assert (drop.details["min_value"], drop.details["max_value"]) == (500.0, 2000.0)

@@ -45,6 +45,7 @@ from iop.layouts import LAYOUTS
 def _layout_columns(name: str) -> tuple[str, ...]:
     return next(layout for layout in LAYOUTS if layout.name == name).columns
 
+
 ATTENDANCE_A = [
     "MRN",
     "Program",
