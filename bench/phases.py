@@ -93,9 +93,23 @@ def _raw_views_over_csv(con, landing: Path) -> None:
         )
 
 
+def phase_compile(landing: Path, work: Path) -> dict:
+    """Not timed: `dbt compile` once, writing work/compiled_models.json for the bare and naive
+    phases — (relation, materialization, compiled select) of every model in dependency order."""
+    models = compiled_models(work)
+    (work / "compiled_models.json").write_text(json.dumps(models))
+    return {"models": len(models)}
+
+
+def _compiled(work: Path) -> list[tuple[str, str, str]]:
+    return [
+        tuple(m) for m in json.loads((work.parent / "compile" / "compiled_models.json").read_text())
+    ]
+
+
 def compiled_models(work: Path) -> list[tuple[str, str, str]]:
     """(relation, materialization, compiled select) of every dbt model, in dependency order:
-    `dbt compile` once (not timed), then plain SQL — what dbt would send, without dbt."""
+    `dbt compile` once, then plain SQL — what dbt would send, without dbt."""
     import subprocess
 
     from iop import dbt_project
@@ -170,7 +184,7 @@ def phase_bare(landing: Path, work: Path) -> dict:
     from iop import warehouse
     from iop.pseudonym import register_pseudonymizer
 
-    models = compiled_models(work)
+    models = _compiled(work)
     env = IopSettings.from_env()
     settings = IopSettings(data_dir=str(work / "bare"), duckdb_memory_limit=env.duckdb_memory_limit,
                            duckdb_threads=env.duckdb_threads)  # fmt: skip
@@ -213,7 +227,7 @@ def phase_naive(landing: Path, work: Path) -> dict:
     from iop import validation, warehouse
     from iop.pseudonym import register_pseudonymizer
 
-    models = compiled_models(work)
+    models = _compiled(work)
     frames = {}
     for layout, paths in files_by_layout(landing).items():
         parts = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
@@ -264,7 +278,13 @@ def phase_naive(landing: Path, work: Path) -> dict:
     }
 
 
-PHASES = {"load": phase_load, "bare": phase_bare, "pipeline": phase_pipeline, "naive": phase_naive}
+PHASES = {
+    "compile": phase_compile,
+    "load": phase_load,
+    "bare": phase_bare,
+    "pipeline": phase_pipeline,
+    "naive": phase_naive,
+}
 
 
 def main() -> None:
