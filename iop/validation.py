@@ -1,8 +1,9 @@
 """Great Expectations suites, executed inside DuckDB.
 
 The suites in `expectations/<schema>.<table>.json` are ordinary GX 1.x ExpectationSuites — the
-single definition of what "valid" means, loaded and checked by GX itself. GX's own SQL execution
-does not work on DuckDB (its SQL datasource reads results after closing the connection) and its
+single definition of what "valid" means; GX reads and checks every suite in the tests
+(`gx_suite`), and a run reads the same JSON without importing GX (`load_suite`). GX's own SQL
+execution does not work on DuckDB (its SQL datasource reads results after closing the connection) and its
 pandas execution would load multi-million-row tables into memory, so each expectation is compiled
 here into a DuckDB aggregate with GX's semantics (`mostly`, nulls ignored by column-map
 expectations, unexpected percent of non-null rows). All column-map expectations of a table share
@@ -108,33 +109,25 @@ def _check_name(expectation_type: str, kwargs: dict[str, Any]) -> str:
 
 @cache
 def load_suite(path: Path) -> tuple[Expectation, ...]:
-    """Parse a suite file with GX (so a malformed suite fails loudly) into Expectations."""
-    from great_expectations.core import ExpectationSuite  # slow import: only when validating
-
+    """A suite file as Expectations, read from its JSON without importing GX at run time (GX
+    costs ~125 MB and seconds of import in every run). GX stays the authority on the format:
+    `gx_suite` reads the same file with GX, and tests/test_validation.py asserts both readings
+    agree for every suite, and that GX accepts each one."""
     document = json.loads(path.read_text())
-    suite = ExpectationSuite(
-        name=document["name"],
-        expectations=document["expectations"],
-        meta=document.get("meta", {}),
-    )
     table = document["name"]
     expectations = []
-    for gx_expectation in suite.expectations:
-        kind = gx_expectation.expectation_type
+    for item in document["expectations"]:
+        kind = item["type"]
         if kind not in SUPPORTED:
             raise ValueError(f"{path.name}: {kind} has no DuckDB execution here")
-        kwargs = {
-            k: v for k, v in gx_expectation.configuration.kwargs.items() if k not in ("batch_id",)
-        }
-        meta = gx_expectation.meta or {}
-        severity = getattr(gx_expectation, "severity", "critical")
-        severity = getattr(severity, "value", severity)
+        kwargs = {k: v for k, v in item.get("kwargs", {}).items() if k != "batch_id"}
+        meta = item.get("meta") or {}
         expectations.append(
             Expectation(
                 table=table,
                 type=kind,
                 kwargs=kwargs,
-                severity=str(severity),
+                severity=str(item.get("severity", "critical")),
                 tier=meta.get("tier", "structural"),
                 name=meta.get("name") or _check_name(kind, kwargs),
                 meta=tuple(sorted(meta.items())),
@@ -144,6 +137,38 @@ def load_suite(path: Path) -> tuple[Expectation, ...]:
     duplicated = {n for n in names if names.count(n) > 1}
     if duplicated:
         raise ValueError(f"{path.name}: check names used twice: {sorted(duplicated)}")
+    return tuple(expectations)
+
+
+def gx_suite(path: Path) -> tuple[Expectation, ...]:
+    """The same suite read by GX itself (its ExpectationSuite validates types and arguments)."""
+    from great_expectations.core import ExpectationSuite  # slow import: tests only
+
+    document = json.loads(path.read_text())
+    suite = ExpectationSuite(
+        name=document["name"],
+        expectations=document["expectations"],
+        meta=document.get("meta", {}),
+    )
+    expectations = []
+    for gx_expectation in suite.expectations:
+        kind = gx_expectation.expectation_type
+        kwargs = {
+            k: v for k, v in gx_expectation.configuration.kwargs.items() if k not in ("batch_id",)
+        }
+        meta = gx_expectation.meta or {}
+        severity = getattr(gx_expectation, "severity", "critical")
+        expectations.append(
+            Expectation(
+                table=document["name"],
+                type=kind,
+                kwargs=kwargs,
+                severity=str(getattr(severity, "value", severity)),
+                tier=meta.get("tier", "structural"),
+                name=meta.get("name") or _check_name(kind, kwargs),
+                meta=tuple(sorted(meta.items())),
+            )
+        )
     return tuple(expectations)
 
 

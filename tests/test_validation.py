@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import duckdb
@@ -208,3 +210,23 @@ def test_unexpected_rows_and_history_bounds_in_duckdb():
     [drop] = validation.validate_table(con, "staging.claims", (history,))
     assert not drop.success and drop.observed_value == 100
     assert (drop.details["min_value"], drop.details["max_value"]) == (500.0, 2000.0)
+
+
+@pytest.mark.parametrize("path", validation.suite_paths(), ids=lambda p: p.stem)
+def test_run_time_reading_of_each_suite_equals_gx_reading(path):
+    """Runs read suites without importing GX; GX reads the same files identically (and accepts
+    them: an unknown expectation or a bad argument raises in ExpectationSuite)."""
+    assert validation.load_suite(path) == validation.gx_suite(path)
+
+
+def test_a_run_never_imports_great_expectations():
+    """GX is the tests' business: a run's check step reads the suite JSON and executes it in
+    DuckDB (importing GX would cost ~125 MB of the run's memory and seconds of import)."""
+    code = (
+        "import sys; from iop import validation; "
+        "[validation.load_suite(p) for p in validation.suite_paths()]; "
+        "import assets.checks; "
+        "print('great_expectations' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
