@@ -5,9 +5,9 @@ single definition of what "valid" means; GX reads and checks every suite in the 
 (`gx_suite`), and a run reads the same JSON without importing GX (`load_suite`). GX's own SQL
 execution does not work on DuckDB (its SQL datasource reads results after closing the
 connection) and its pandas execution would load multi-million-row tables into memory, so each
-expectation is compiled here into a DuckDB aggregate with GX's semantics (`mostly`, nulls ignored by column-map
-expectations, unexpected percent of non-null rows). All column-map expectations of a table share
-one scan. `tests/test_validation.py` runs every suite through GX's pandas engine too and asserts
+expectation is compiled here into a DuckDB aggregate with GX's semantics (`mostly`, nulls
+ignored by column-map expectations, unexpected percent of non-null rows). All column-map
+expectations of a table share one scan. `tests/test_validation.py` runs every suite through GX's pandas engine too and asserts
 the same verdicts and counts.
 
 Severity is GX's own: `critical` blocks downstream assets, `warning` is reported and recorded.
