@@ -7,8 +7,8 @@ execution does not work on DuckDB (its SQL datasource reads results after closin
 connection) and its pandas execution would load multi-million-row tables into memory, so each
 expectation is compiled here into a DuckDB aggregate with GX's semantics (`mostly`, nulls
 ignored by column-map expectations, unexpected percent of non-null rows). All column-map
-expectations of a table share one scan. `tests/test_validation.py` runs every suite through GX's pandas engine too and asserts
-the same verdicts and counts.
+expectations of a table share one scan. `tests/test_validation.py` runs every suite through
+GX's pandas engine too and asserts the same verdicts and counts.
 
 Severity is GX's own: `critical` blocks downstream assets, `warning` is reported and recorded.
 Two additions ride in places GX leaves open: GX's `unexpected_rows_expectation` (a SQL query whose
