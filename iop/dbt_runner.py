@@ -1,16 +1,15 @@
 """dbt inside this process: `dbt build` of named nodes with dbt's programmatic API (dbtRunner).
 
-The project is parsed once per process (and again only when its files change) and the parsed
-manifest is handed to every invocation, so a step pays for its SQL, not for starting dbt and
-parsing the project (~4-5 s a time as a `dbt` process). Each data folder keeps its own dbt
-target folder ($IOP_DATA_DIR/dbt_target: compiled SQL, run_results.json, logs).
+The manifest prepared by `dbt parse` (iop/dbt_project.py) is read once per process (again only
+when the project's files change) and handed to every invocation, so a step pays for its SQL, not
+for starting dbt and parsing the project (~4-5 s a time as a `dbt` process). Each data folder
+keeps its own dbt target folder ($IOP_DATA_DIR/dbt_target: compiled SQL, run_results.json, logs).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,24 +34,20 @@ def _common_args(target: Path) -> list[str]:
             "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
 
 
-def _parsed_manifest(settings: IopSettings, target: Path):
-    """The dbt Manifest object for the current project files (parsed once per process)."""
-    from dbt.cli.main import dbtRunner
+def _parsed_manifest():
+    """The dbt Manifest object of the current project files, read from the manifest that
+    `prepare_manifest` keeps up to date (target/manifest.json) — no parsing at run time, which
+    would cost seconds per process (and every data folder's own profile would make dbt parse the
+    whole project again)."""
+    from dbt.contracts.graph.manifest import Manifest, WritableManifest
 
-    version = dbt_project.prepare_manifest().stat().st_mtime
+    path = dbt_project.prepare_manifest()
+    version = path.stat().st_mtime
     if version not in _PARSED:
-        # start from the prepared partial-parse state: only what changed since is parsed again
-        prepared = dbt_project.TARGET_DIR / "partial_parse.msgpack"
-        if prepared.exists():
-            shutil.copyfile(prepared, target / "partial_parse.msgpack")
-        try:
-            result = dbtRunner().invoke(["parse", "--quiet", *_common_args(target)])
-        finally:
-            _close_database()
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception}")
         _PARSED.clear()
-        _PARSED[version] = result.result
+        _PARSED[version] = Manifest.from_writable_manifest(
+            WritableManifest.read_and_check_versions(str(path))
+        )
     return _PARSED[version]
 
 
@@ -83,7 +78,7 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
     nodes = dbt_project.manifest()["nodes"]
     # profiles.yml reads the data folder and DuckDB limits from the environment
     with patch.dict(os.environ, settings.dbt_env()):
-        manifest = _parsed_manifest(settings, target)
+        manifest = _parsed_manifest()
         started = time.perf_counter()
         try:
             result = dbtRunner(manifest=manifest).invoke(args)
