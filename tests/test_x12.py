@@ -174,7 +174,12 @@ def segment_ids(path: Path) -> Counter:
     return Counter(s.strip().split(element)[0] for s in text.split(terminator) if s.strip())
 
 
+NO_SHARED = "the public X12 samples (../shared/data beside this clone) are not here"
+
+
 def sample(relative: str) -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(NO_SHARED)
     return SHARED / relative
 
 
@@ -197,6 +202,8 @@ def variant(
 
 
 def test_tables_cover_every_sample_file_once():
+    if not SHARED.is_dir():
+        pytest.skip(NO_SHARED)
     tables = [VALID_5010, VALID_OTHER_VERSION, NOT_CLAIMS, MALFORMED]
     classified = [key for table in tables for key in table]
     assert len(classified) == len(set(classified))
