@@ -163,8 +163,8 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
     A hash is computed from the bytes unless the file's size, mtime, ctime and inode are those of
     a hash taken safely after its last change, within the last day (`_cached_sha`): a rewrite in
     place with the same size and mtime still changes the ctime, so it is hashed again. Files in a
-    landing subfolder that is no feed are recorded as deliveries with an error (and returned by
-    no scan): see `record_delivery`.
+    landing subfolder that is no feed, or directly in landing/, are not returned: they are recorded
+    as deliveries with an error naming the closest feed (`record_delivery`).
     """
     cache_path = registry_dir(settings) / "_hash_cache.json"
     try:
