@@ -55,7 +55,9 @@ def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> M
     pool="duckdb_warehouse",
     description=(
         "The raw layer dbt reads: raw.registry, one row per landed file content (hash, feed, "
-        "layout, rows read, status, rejection reason, warnings); the raw.<layout> views over the "
+        "layout, rows read, status, rejection reason, warnings); raw.deliveries, one row per "
+        "delivery (path, content hash, modification and first-seen times, routing error); the "
+        "raw.<layout> views over the "
         "ingested Parquet files; raw.site_<seed>, the site's value-set additions from "
         "$IOP_DATA_DIR/seeds/. Ingests first any landed file that no partition run has taken yet."
     ),
@@ -71,9 +73,19 @@ def landed_files_registry(
         by_status = dict(
             con.execute("select status, count(*) from raw.registry group by 1").fetchall()
         )
+        deliveries, unrouted = con.execute(
+            "select count(*), count(error) from raw.deliveries"
+        ).fetchone()
+        for source_file, error in con.execute(
+            "select source_file, error from raw.deliveries where error is not null order by 1"
+        ).fetchall():
+            if (settings.landing_dir / source_file).exists():  # still waiting to be moved
+                context.log.warning(f"delivery {source_file} not ingested: {error}")
     return MaterializeResult(
         metadata={
             "files_registered": registered,
+            "deliveries": deliveries,
+            "deliveries_not_in_a_feed_folder": unrouted,
             "files_ingested_here": len(report.ingested),
             **{f"files_{status}": n for status, n in by_status.items()},
         }

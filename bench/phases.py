@@ -145,7 +145,7 @@ def compiled_models(work: Path) -> list[tuple[str, str, str]]:
 
 
 def _bare_database(con, landing: Path | None) -> None:
-    """Seeds as text tables, an empty registry and site seeds, raw views over the CSV files."""
+    """Seeds as text tables, empty registry, deliveries and site seeds, raw views over the CSVs."""
     from iop import warehouse
 
     con.execute("create schema if not exists seeds")
@@ -159,6 +159,11 @@ def _bare_database(con, landing: Path | None) -> None:
         ", source_file varchar, file_bytes bigint, rows_read bigint, status varchar"
         ", error varchar, warnings varchar, raw_path varchar, landed_at timestamp"
         ", ingested_at timestamp)"
+    )
+    con.execute(
+        "create or replace table raw.deliveries (delivery_id varchar, source_file varchar"
+        ", folder varchar, feed varchar, file_sha256 varchar, file_bytes bigint"
+        ", modified_at timestamp, seen_at timestamp, error varchar)"
     )
     for path in sorted(warehouse.SEEDS_DIR.glob("*.csv")):
         con.execute(

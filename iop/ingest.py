@@ -9,14 +9,23 @@ landing it twice changes nothing. A corrected re-export delivered under the same
 supersedes the earlier content of that name entirely (the earlier one is kept in raw, marked
 `superseded`, and no longer read). A file that cannot be taken whole (unknown layout, a missing
 required column, undecodable bytes, malformed X12) is registered as rejected with the reason.
+
+Change detection is by content: a file whose bytes changed is a new content whatever its size and
+modification time (see `scan_landing` for the cache that avoids re-reading unchanged files). Every
+delivery is also an event of its own, `raw/_registry/deliveries/<id>.json`: a path holding a
+content with a modification time, first seen at a time. Two identical files (two empty ones, a
+re-sent export) are one content but two deliveries, and a file in a folder that is no feed is a
+delivery with an error naming the closest feed.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +45,16 @@ REGISTRY_COLUMNS = (
     "file_sha256", "feed", "layout", "source_file", "file_bytes", "rows_read", "status",
     "error", "warnings", "raw_path", "landed_at", "ingested_at",
 )  # fmt: skip
+DELIVERY_COLUMNS = (
+    "delivery_id", "source_file", "folder", "feed", "file_sha256", "file_bytes", "modified_at",
+    "seen_at", "error",
+)  # fmt: skip
+# A cached hash is reused only for a file untouched since well before it was hashed: file times
+# have a coarse granularity, so a write in the same tick as the hashing would leave size, mtime and
+# ctime unchanged (git's "racy clean" problem). And every cached hash is checked by a full read at
+# least once a day, for file systems whose ctime cannot be trusted (some network shares).
+RACY_NS = 2 * 10**9
+REHASH_NS = 24 * 3600 * 10**9
 
 
 @dataclass(frozen=True)
@@ -85,32 +104,165 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def deliveries_dir(settings: IopSettings) -> Path:
+    return registry_dir(settings) / "deliveries"
+
+
+def closest_feed(folder: str) -> str:
+    """The feed whose name is closest to a landing folder's ('attendence' → 'attendance')."""
+    return difflib.get_close_matches(folder.lower(), FEEDS, n=1, cutoff=0.0)[0]
+
+
+def feed_folders(landing: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """Landing subfolders matched to feeds case-insensitively (`Attendance/` is attendance), and
+    the other subfolders, whose files no feed reads."""
+    routed: list[tuple[str, Path]] = []
+    unrouted: list[Path] = []
+    if not landing.is_dir():
+        return routed, unrouted
+    for folder in sorted(landing.iterdir()):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        feed = folder.name.lower()
+        if feed in FEEDS:
+            routed.append((feed, folder))
+        else:
+            unrouted.append(folder)
+    return routed, unrouted
+
+
+def _landed_paths(folder: Path) -> list[Path]:
+    # hidden files and office lock files (~$report.xlsx) are not deliveries
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith((".", "~"))
+    ]
+
+
+def _fingerprint(stat: os.stat_result) -> list[int]:
+    # ctime cannot be set from user space: an in-place rewrite that restores size and mtime still
+    # moves it, and a file replaced by another has another inode
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def _cached_sha(cached: list | None, fingerprint: list[int], now_ns: int) -> str | None:
+    """The cached hash when it still certainly describes the file, else None (hash again)."""
+    if not cached or len(cached) != 6 or cached[:4] != fingerprint:
+        return None
+    sha, hashed_at = cached[4], cached[5]
+    changed_at = max(fingerprint[1], fingerprint[2])
+    if hashed_at - changed_at < RACY_NS or now_ns - hashed_at > REHASH_NS:
+        return None
+    return sha
+
+
 def scan_landing(settings: IopSettings) -> list[LandedFile]:
-    """Every file in the landing folders with its content hash (cached by path, size, mtime)."""
+    """Every file in the feed folders with its content hash; each delivery is recorded.
+
+    A hash is computed from the bytes unless the file's size, mtime, ctime and inode are those of
+    a hash taken safely after its last change, within the last day (`_cached_sha`): a rewrite in
+    place with the same size and mtime still changes the ctime, so it is hashed again. Files in a
+    landing subfolder that is no feed, or directly in landing/, are not returned: they are recorded
+    as deliveries with an error naming the closest feed (`record_delivery`).
+    """
     cache_path = registry_dir(settings) / "_hash_cache.json"
     try:
         cache = json.loads(cache_path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         cache = {}
+    landing = settings.landing_dir
+    routed, unrouted = feed_folders(landing)
     fresh_cache, files = {}, []
-    for feed in FEEDS:
-        folder = settings.landing_dir / feed
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file() or path.name.startswith((".", "~")):
-                continue
+    for feed, folder in routed:
+        for path in _landed_paths(folder):
             stat = path.stat()
-            relative = path.relative_to(settings.landing_dir).as_posix()
-            fingerprint = [stat.st_size, stat.st_mtime_ns]
-            cached = cache.get(relative)
-            sha = cached[2] if cached and cached[:2] == fingerprint else file_sha256(path)
-            fresh_cache[relative] = [*fingerprint, sha]
+            relative = path.relative_to(landing).as_posix()
+            fingerprint = _fingerprint(stat)
+            now_ns = time.time_ns()
+            sha = _cached_sha(cache.get(relative), fingerprint, now_ns)
+            if sha is None:
+                sha = file_sha256(path)
+                cached = [*fingerprint, sha, now_ns]
+            else:
+                cached = cache[relative]
+            fresh_cache[relative] = cached
             landed_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-            files.append(LandedFile(feed, path, relative, sha, stat.st_size, landed_at))
+            landed = LandedFile(feed, path, relative, sha, stat.st_size, landed_at)
+            record_delivery(settings, landed, folder.name, stat.st_mtime_ns)
+            files.append(landed)
+    for folder in unrouted:
+        _record_unrouted(settings, folder, _landed_paths(folder))
+    loose = [p for p in landing.iterdir() if p.is_file()] if landing.is_dir() else []
+    _record_unrouted(settings, None, [p for p in loose if not p.name.startswith((".", "~"))])
     if fresh_cache != cache:
         _write_json_atomically(cache_path, fresh_cache)
     return files
+
+
+def unrouted_error(folder: str | None) -> str:
+    if folder is None:
+        return f"not in a feed folder: move it into one of {', '.join(FEEDS)}"
+    return (
+        f"folder {folder!r} is not a feed folder ({', '.join(FEEDS)}); "
+        f"closest is {closest_feed(folder)!r}: move the file there"
+    )
+
+
+def _record_unrouted(settings: IopSettings, folder: Path | None, paths: list[Path]) -> None:
+    error = unrouted_error(None if folder is None else folder.name)
+    for path in paths:
+        stat = path.stat()
+        relative = path.relative_to(settings.landing_dir).as_posix()
+        landed_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        landed = LandedFile("", path, relative, file_sha256(path), stat.st_size, landed_at)
+        name = "" if folder is None else folder.name
+        if record_delivery(settings, landed, name, stat.st_mtime_ns, error=error):
+            log.warning("%s: %s", relative, error)
+
+
+def delivery_id(relative: str, sha256: str, mtime_ns: int) -> str:
+    return hashlib.sha256(f"{relative}\0{sha256}\0{mtime_ns}".encode()).hexdigest()
+
+
+def record_delivery(
+    settings: IopSettings, landed: LandedFile, folder: str, mtime_ns: int, error: str | None = None
+) -> bool:
+    """Record a delivery (this path holding this content with this mtime) the first time a scan
+    sees it; True when it is new. The record is never rewritten: `seen_at` is when it landed as
+    far as the pipeline can tell."""
+    identity = delivery_id(landed.relative, landed.sha256, mtime_ns)
+    path = deliveries_dir(settings) / f"{identity}.json"
+    if path.exists():
+        return False
+    record = {
+        "delivery_id": identity,
+        "source_file": landed.relative,
+        "folder": folder,
+        "feed": landed.feed or None,
+        "file_sha256": landed.sha256,
+        "file_bytes": landed.file_bytes,
+        "modified_at": landed.landed_at.isoformat(sep=" "),
+        "seen_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
+        "error": error,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    try:
+        os.link(temporary, path)  # never replaces: a concurrent scan's record stays the first
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    return True
+
+
+def delivery_entries(settings: IopSettings) -> list[dict]:
+    folder = deliveries_dir(settings)
+    if not folder.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def is_ingested(settings: IopSettings, sha256: str) -> bool:
@@ -200,8 +352,9 @@ def registry_entries(settings: IopSettings) -> list[dict]:
 
 
 def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
-    """raw.registry ← the registry entries; raw.<layout> views ← the ingested files;
-    raw.site_<seed> ← the site's value-set additions. The only writer of the raw schema."""
+    """raw.registry ← the registry entries; raw.deliveries ← the delivery records; raw.<layout>
+    views ← the ingested files; raw.site_<seed> ← the site's value-set additions. The only writer
+    of the raw schema."""
     frame = pd.DataFrame(registry_entries(settings), columns=list(REGISTRY_COLUMNS))
     con.register("registry_frame", frame)
     con.execute(
@@ -215,8 +368,10 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
             , file_bytes::bigint as file_bytes
             , rows_read::bigint as rows_read
             , case
+                -- the latest ingested content of a name is current: contents of one name are
+                -- ingested in the order they were delivered, whatever their file times say
                 when status = 'ingested' and row_number() over (
-                    partition by source_file order by landed_at desc, ingested_at desc
+                    partition by source_file order by ingested_at desc, landed_at desc
                 ) > 1 then 'superseded'
                 else status
             end::varchar as status
@@ -230,6 +385,32 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
         """
     )
     con.unregister("registry_frame")
+    sync_deliveries(con, settings)
     warehouse.refresh_raw_views(con, settings)
     warehouse.refresh_site_seeds(con, settings)
+    return len(frame)
+
+
+def sync_deliveries(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
+    """raw.deliveries ← raw/_registry/deliveries/*.json: one row per delivery event."""
+    frame = pd.DataFrame(delivery_entries(settings), columns=list(DELIVERY_COLUMNS))
+    con.register("deliveries_frame", frame)
+    con.execute(
+        """
+        create or replace table raw.deliveries as
+        select
+            delivery_id::varchar as delivery_id
+            , source_file::varchar as source_file
+            , folder::varchar as folder
+            , feed::varchar as feed
+            , file_sha256::varchar as file_sha256
+            , file_bytes::bigint as file_bytes
+            , modified_at::timestamp as modified_at
+            , seen_at::timestamp as seen_at
+            , error::varchar as error
+        from deliveries_frame
+        order by seen_at, source_file
+        """
+    )
+    con.unregister("deliveries_frame")
     return len(frame)

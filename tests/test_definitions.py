@@ -36,6 +36,7 @@ EXPECTED_ASSETS = {
     "staging/claims",
     "audit/quarantine",
     "audit/row_accounting",
+    "audit/deliveries",
     "core/persons",
     "core/sessions",
     "core/census",

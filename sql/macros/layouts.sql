@@ -21,6 +21,10 @@
 --   expected     per coded canonical column, how the quarantine detail names the valid codes
 --                (default: points at source_code_map.csv); codes are looked up by the delivered
 --                column's normalized name as `field`.
+--   id_alphabet  the characters its client and member ids may hold, as a regex character class
+--                body (default 'A-Za-z0-9._-'); ids are normalized first (staging.sql, normalize_id)
+--   amount_bounds  per amount column, [low, high] replacing the contract's default bounds
+--                (staging.sql, amount_bounds)
 
 {% macro iop_layouts() -%}
 {%- set declared -%}{% raw %}
@@ -159,8 +163,9 @@ remittance_835:
 {%- endmacro %}
 
 
--- One layout, resolved: name, feed, contract, date_format, time_format, expected, and per
--- canonical column its raw column (`column`, normalized) and its delivered label (`label`).
+-- One layout, resolved: name, feed, contract, date_format, time_format, expected, amount_bounds,
+-- id_alphabet, and per canonical column its raw column (`column`, normalized) and its delivered
+-- label (`label`).
 {% macro iop_layout(name) -%}
     {%- set declared = iop_layouts() -%}
     {%- if name not in declared -%}
@@ -175,6 +180,8 @@ remittance_835:
         , 'date_format': spec.get('date_format', '%Y-%m-%d')
         , 'time_format': spec.get('time_format', '%H:%M')
         , 'expected': spec.get('expected') or {}
+        , 'amount_bounds': spec.get('amount_bounds') or {}
+        , 'id_alphabet': spec.get('id_alphabet')
         , 'column': {}
         , 'label': {}
     } -%}

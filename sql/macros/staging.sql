@@ -202,6 +202,156 @@ where _rule is null
 {%- endmacro %}
 
 
+-- Amounts (docs/input_layouts.md, "Amounts and identifiers"): a number with an optional decimal
+-- point (at most 2 decimals, more only as trailing zeros), optionally with comma thousands
+-- separators in groups of three, a `$`, `US$` or `USD` before it (amounts only, not units), and a
+-- negative written `-1.00`, `$-1.00`, `(1.00)` or `1.00-`. Anything else (`abc`, `1e309`,
+-- `1.000,00`, another currency) is no amount: the row is quarantined, never staged as null.
+{% macro amount_pattern(currency=true) -%}
+    {%- set number = '(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\\.[0-9]{0,2}0*)?|\\.[0-9]{1,2}0*)' -%}
+    {%- set symbol = '(?:US\\$|\\$|USD)' if currency else '(?:)' -%}
+    {{- '[-+]?\\s*' ~ symbol ~ '?\\s*' ~ number
+        ~ '|' ~ symbol ~ '?\\s*[-+]\\s*' ~ number
+        ~ '|' ~ symbol ~ '?\\s*' ~ number ~ '\\s*-'
+        ~ '|\\(\\s*' ~ symbol ~ '?\\s*' ~ number ~ '\\s*\\)' -}}
+{%- endmacro %}
+
+
+-- Text to an amount (decimal(38, 2)); null when the text is not one (or has over 36 digits).
+-- Engine-specific.
+{% macro parse_amount(expression, currency=true) -%}
+    {{- adapter.dispatch('parse_amount', 'iop')(expression, currency) -}}
+{%- endmacro %}
+
+{% macro default__parse_amount(expression, currency) -%}
+    case when regexp_full_match({{ expression }}, {{ sql_string(amount_pattern(currency)) }})
+        then try_cast(regexp_replace({{ expression }}, '[^0-9.]', '', 'g') as decimal(38, 2))
+            * case when regexp_matches({{ expression }}, '[-(]') then -1 else 1 end
+    end
+{%- endmacro %}
+
+
+-- The bounds [low, high] of an amount column: the contract's default, or the layout's
+-- `amount_bounds` (sql/macros/layouts.sql). A billed charge or unit count is never negative on a
+-- claim line (a void says so by its frequency code); paid and allowed amounts may be (recoupments),
+-- and 835 reversals carry every amount negative.
+{% macro amount_bounds(layout, canonical) -%}
+    {%- set money = 10000000 -%}
+    {%- set defaults = {
+        'claims': {
+            'charge_amount': [0, money], 'allowed_amount': [-money, money]
+            , 'paid_amount': [-money, money], 'units': [0, 10000]
+        }
+        , 'remittance': {
+            'charge_amount': [-money, money], 'paid_amount': [-money, money]
+            , 'adjustment_amount': [-money, money], 'units': [-10000, 10000]
+        }
+    } -%}
+    {{- return(layout.amount_bounds.get(canonical) or defaults[layout.contract][canonical]) -}}
+{%- endmacro %}
+
+
+-- An amount column typed as `type`, within its bounds; null when the cell is blank and also when
+-- it is no amount or out of bounds, which staging_amount_rule then quarantines.
+{% macro staging_amount(layout, canonical, type='decimal(14, 2)') -%}
+    {%- set value = parse_amount('trim(' ~ staging_col(layout, canonical) ~ ')', canonical != 'units') -%}
+    {%- set bounds = amount_bounds(layout, canonical) -%}
+    case when {{ value }} between {{ bounds[0] }} and {{ bounds[1] }} then ({{ value }})::{{ type }} end
+{%- endmacro %}
+
+
+-- True when one of the `columns` holds a value that staging_amount did not type (blank is null).
+{% macro staging_amount_rule(layout, columns) -%}
+    (false
+    {%- for canonical in columns if canonical in layout.column %}
+        or (nullif(trim({{ staging_col(layout, canonical, '_raw') }}), '') is not null and {{ canonical }} is null)
+    {%- endfor %})
+{%- endmacro %}
+
+
+-- The detail of invalid_amount: the first of `columns` that failed, as delivered, and why.
+{% macro staging_amount_detail(layout, columns) -%}
+    case
+    {%- for canonical in columns if canonical in layout.column %}
+    {%- set raw = 'trim(' ~ staging_col(layout, canonical, '_raw') ~ ')' %}
+    {%- set bounds = amount_bounds(layout, canonical) %}
+        when nullif({{ raw }}, '') is not null and {{ canonical }} is null then
+            {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || case when {{ parse_amount(raw, canonical != 'units') }} is null
+                then {{ sql_string(
+                    ' is not an amount (e.g. 1234.5, 1,234.50'
+                    ~ (', $1,234.50' if canonical != 'units' else '')
+                    ~ ', (1,234.50) or 1234.50-)') }}
+                else {{ sql_string(' is outside ' ~ bounds[0] ~ ' to ' ~ bounds[1]) }}
+            end
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+
+-- Identifiers (client and member ids, claim ids) as a key can use them: Unicode NFC, fullwidth
+-- forms (U+FF01-U+FF5E) as their ASCII letters, digits and signs, control and format characters
+-- (zero-width spaces and joiners, bidi marks, soft hyphens, BOMs) removed, any space as a plain
+-- one, trimmed; null when nothing is left. What NFKC does for ids, within what SQL engines offer.
+-- Engine-specific.
+{% macro normalize_id(expression) -%}
+    {{- adapter.dispatch('normalize_id', 'iop')(expression) -}}
+{%- endmacro %}
+
+{% macro default__normalize_id(expression) -%}
+    {%- set fullwidth = namespace(wide='', ascii='') -%}
+    {%- for code in range(33, 127) -%}
+        {%- set fullwidth.wide = fullwidth.wide ~ ('%c' | format(code + 65248)) -%}
+        {%- set fullwidth.ascii = fullwidth.ascii ~ ('%c' | format(code)) -%}
+    {%- endfor -%}
+    nullif(trim(regexp_replace(
+        translate(
+            nfc_normalize(regexp_replace({{ expression }}, '[\p{Cc}\p{Cf}]', '', 'g'))
+            , {{ sql_string(fullwidth.wide) }}, {{ sql_string(fullwidth.ascii) }})
+        , '\p{Z}', ' ', 'g')), '')
+{%- endmacro %}
+
+
+-- The characters a layout's ids may hold, as a regex character class body (`id_alphabet` in
+-- sql/macros/layouts.sql; default ASCII letters and digits, `.`, `_` and `-`).
+{% macro id_alphabet(layout) -%}
+    {{- layout.id_alphabet or 'A-Za-z0-9._-' -}}
+{%- endmacro %}
+
+
+-- True when one of the normalized ids `columns` holds a character outside the layout's id alphabet.
+{% macro staging_id_rule(layout, columns) -%}
+    (false
+    {%- for canonical in columns if canonical in layout.column %}
+        or ({{ canonical }} is not null
+            and not regexp_full_match({{ canonical }}, {{ sql_string('[' ~ id_alphabet(layout) ~ ']+') }}))
+    {%- endfor %})
+{%- endmacro %}
+
+
+-- The detail of invalid_id for the first of `columns` that broke it: `<Label> "<as delivered>"
+-- has characters outside <alphabet>: U+0410 ...` (code points, as look-alike and invisible
+-- characters cannot be told apart in print).
+{% macro staging_id_detail(layout, columns) -%}
+    case
+    {%- for canonical in columns if canonical in layout.column %}
+        when {{ staging_id_rule(layout, [canonical]) }} then
+            {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || {{ sql_string(' has characters outside ' ~ id_alphabet(layout) ~ ': ') }}
+            || array_to_string(list_transform(
+                string_split(regexp_replace({{ canonical }}, {{ sql_string('[' ~ id_alphabet(layout) ~ ']') }}, '', 'g'), '')
+                , lambda c: printf('U+%04X', unicode(c))), ' ')
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+
+-- A normalized id column (null when blank).
+{% macro staging_id(layout, canonical) -%}
+    {{ normalize_id(staging_col(layout, canonical)) }}
+{%- endmacro %}
+
+
 -- Attendance: one row per scheduled session as the EHR exports it.
 {% macro stage_attendance(name) -%}
 {%- set layout = staging_layout(
@@ -218,7 +368,7 @@ with codes as (
         , r._file_sha256
         , r._row_number
         , r._landed_at
-        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_id(layout, 'client_id') }} as client_id
         , {{ staging_text(layout, 'program') }} as program
         , loc.canonical_value as level_of_care
         , {{ parse_date('trim(' ~ staging_col(layout, 'session_date') ~ ')', layout.date_format) }} as session_date
@@ -237,6 +387,7 @@ select
     * exclude (_raw)
     , case
         when client_id is null then 'missing_client_id'
+        when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
         when session_date is null then 'invalid_date'
         when level_of_care is null then 'unknown_level_of_care'
         when attendance_status is null then 'unknown_status'
@@ -244,6 +395,7 @@ select
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
         when 'invalid_date' then {{ staging_detail(layout, 'session_date', 'is not ' ~ format_label(layout.date_format)) }}
         when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
         when 'unknown_status' then {{ staging_detail(layout, 'attendance_status', 'is not ' ~ staging_expected(layout, 'attendance_status')) }}
@@ -271,7 +423,7 @@ with codes as (
         , r._file_sha256
         , r._row_number
         , r._landed_at
-        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_id(layout, 'client_id') }} as client_id
         , {{ staging_text(layout, 'program') }} as program
         , loc.canonical_value as level_of_care
         , {{ parse_date('trim(' ~ staging_col(layout, 'admit_date') ~ ')', layout.date_format) }} as admit_date
@@ -288,6 +440,7 @@ select
     * exclude (_raw)
     , case
         when client_id is null then 'missing_client_id'
+        when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
         when admit_date is null then 'invalid_date'
         when discharge_date_text is not null and discharge_date is null then 'invalid_date'
         when level_of_care is null then 'unknown_level_of_care'
@@ -295,6 +448,7 @@ select
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.admit_date ~ ' ') }} || {{ staging_value(layout, 'admit_date', 'blank') }}
             || {{ sql_string(' or ' ~ layout.label.discharge_date ~ ' ') }} || {{ staging_value(layout, 'discharge_date', 'blank') }}
             || {{ sql_string(' is not ' ~ format_label(layout.date_format)) }}
@@ -318,10 +472,10 @@ with typed as (
         , r._file_sha256
         , r._row_number
         , r._landed_at
-        , {{ staging_text(layout, 'client_id') }} as client_id
+        , {{ staging_id(layout, 'client_id') }} as client_id
         , {{ staging_text(layout, 'first_name') }} as first_name
         , {{ staging_text(layout, 'last_name') }} as last_name
-        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_id(layout, 'member_id') }} as member_id
         , {{ staging_text(layout, 'payer') }} as payer
         , {{ parse_date('trim(' ~ staging_col(layout, 'birth_date') ~ ')', layout.date_format) }} as birth_date
         , coalesce(nullif(upper(trim({{ staging_col(layout, 'sex') }})), ''), 'U') as sex
@@ -335,10 +489,12 @@ select
     * exclude (_raw)
     , case
         when client_id is null then 'missing_client_id'
+        when {{ staging_id_rule(layout, ['client_id', 'member_id']) }} then 'invalid_id'
         when birth_date is null then 'invalid_date'
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
+        when 'invalid_id' then {{ staging_id_detail(layout, ['client_id', 'member_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.birth_date ~ ' is not ' ~ format_label(layout.date_format)) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
@@ -360,6 +516,7 @@ from typed
 {%- set raw_from = staging_col(layout, 'service_from_date', '_raw') -%}
 {%- set raw_to = staging_col(layout, 'service_to_date', '_raw') -%}
 {%- set raw_received = staging_col(layout, 'received_date', '_raw') -%}
+{%- set claim_amounts = ['charge_amount', 'allowed_amount', 'paid_amount', 'units'] -%}
 with typed as (
     select
         r as _raw
@@ -367,12 +524,12 @@ with typed as (
         , r._file_sha256
         , r._row_number
         , r._landed_at
-        , {{ staging_text(layout, 'claim_id') }} as claim_id
-        , {{ staging_text(layout, 'original_claim_id') }} as original_claim_id
+        , {{ staging_id(layout, 'claim_id') }} as claim_id
+        , {{ staging_id(layout, 'original_claim_id') }} as original_claim_id
         , trim({{ staging_col(layout, 'claim_frequency_code') }}) as claim_frequency_code
         , {{ staging_integer(layout, 'line_number') }} as line_number
         , lower({{ staging_text(layout, 'claim_type') }}) as claim_type
-        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_id(layout, 'member_id') }} as member_id
         , {{ staging_text(layout, 'payer') }} as payer
         , {{ parse_date(service_from, date_format) }} as service_from_date
         , coalesce(
@@ -384,10 +541,10 @@ with typed as (
         , lpad({{ staging_text(layout, 'revenue_code') }}, 4, '0') as revenue_code
         , upper({{ staging_text(layout, 'procedure_code') }}) as procedure_code
         , {{ staging_text(layout, 'modifiers') }} as modifiers
-        , try_cast(trim({{ staging_col(layout, 'units') }}) as decimal(12, 2)) as units
-        , try_cast(trim({{ staging_col(layout, 'charge_amount') }}) as decimal(14, 2)) as charge_amount
-        , try_cast(trim({{ staging_col(layout, 'allowed_amount') }}) as decimal(14, 2)) as allowed_amount
-        , try_cast(trim({{ staging_col(layout, 'paid_amount') }}) as decimal(14, 2)) as paid_amount
+        , {{ staging_amount(layout, 'units', 'decimal(12, 2)') }} as units
+        , {{ staging_amount(layout, 'charge_amount') }} as charge_amount
+        , {{ staging_amount(layout, 'allowed_amount') }} as allowed_amount
+        , {{ staging_amount(layout, 'paid_amount') }} as paid_amount
         , {{ staging_text(layout, 'diagnosis_codes') }} as diagnosis_codes
         , {{ staging_text(layout, 'rendering_npi') }} as rendering_npi
         , {{ staging_text(layout, 'billing_npi') }} as billing_npi
@@ -400,6 +557,7 @@ select
     * exclude (_raw)
     , case
         when member_id is null then 'missing_member_id'
+        when {{ staging_id_rule(layout, ['member_id']) }} then 'invalid_id'
         when service_from_date is null
             or (nullif(trim({{ raw_to }}), '') is not null
                 and {{ parse_date('trim(' ~ raw_to ~ ')', date_format) }} is null)
@@ -408,9 +566,11 @@ select
             then 'invalid_frequency_code'
         when claim_id is null or line_number is null then 'missing_claim_key'
         when service_to_date < service_from_date then 'invalid_date_range'
+        when {{ staging_amount_rule(layout, claim_amounts) }} then 'invalid_amount'
     end as _rule
     , case _rule
         when 'missing_member_id' then {{ sql_string(layout.label.member_id ~ ' is blank') }}
+        when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.service_from_date ~ ' "') }} || coalesce({{ raw_from }}, '')
             || {{ sql_string('", ' ~ layout.label.service_to_date ~ ' "') }} || coalesce({{ raw_to }}, '')
             || {{ sql_string('" or ' ~ layout.label.received_date ~ ' "') }} || coalesce({{ raw_received }}, '')
@@ -419,6 +579,7 @@ select
         when 'missing_claim_key' then {{ sql_string(layout.label.claim_id ~ ' or ' ~ layout.label.line_number ~ ' is blank or not a number') }}
         when 'invalid_date_range' then {{ sql_string(layout.label.service_to_date ~ ' ') }} || {{ raw_to }}
             || {{ sql_string(' is before ' ~ layout.label.service_from_date ~ ' ') }} || {{ raw_from }}
+        when 'invalid_amount' then {{ staging_amount_detail(layout, claim_amounts) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
@@ -430,6 +591,7 @@ from typed
 {% macro stage_remittance(name) -%}
 {%- set layout = staging_layout(
     name, 'remittance', required=['claim_id', 'line_number', 'service_date']) -%}
+{%- set remittance_amounts = ['charge_amount', 'paid_amount', 'adjustment_amount', 'units'] -%}
 with typed as (
     select
         r as _raw
@@ -437,19 +599,19 @@ with typed as (
         , r._file_sha256
         , r._row_number
         , r._landed_at
-        , {{ staging_text(layout, 'claim_id') }} as claim_id
+        , {{ staging_id(layout, 'claim_id') }} as claim_id
         , {{ staging_text(layout, 'claim_status') }} as claim_status
         , {{ staging_text(layout, 'payer_claim_control_number') }} as payer_claim_control_number
         , try_cast(trim({{ staging_col(layout, 'line_number') }}) as integer) as line_number
-        , {{ staging_text(layout, 'member_id') }} as member_id
+        , {{ staging_id(layout, 'member_id') }} as member_id
         , {{ staging_text(layout, 'payer') }} as payer
         , upper({{ staging_text(layout, 'procedure_code') }}) as procedure_code
         , {{ staging_text(layout, 'modifiers') }} as modifiers
         , lpad({{ staging_text(layout, 'revenue_code') }}, 4, '0') as revenue_code
-        , try_cast(trim({{ staging_col(layout, 'units') }}) as decimal(12, 2)) as units
-        , try_cast(trim({{ staging_col(layout, 'charge_amount') }}) as decimal(14, 2)) as charge_amount
-        , try_cast(trim({{ staging_col(layout, 'paid_amount') }}) as decimal(14, 2)) as paid_amount
-        , try_cast(trim({{ staging_col(layout, 'adjustment_amount') }}) as decimal(14, 2)) as adjustment_amount
+        , {{ staging_amount(layout, 'units', 'decimal(12, 2)') }} as units
+        , {{ staging_amount(layout, 'charge_amount') }} as charge_amount
+        , {{ staging_amount(layout, 'paid_amount') }} as paid_amount
+        , {{ staging_amount(layout, 'adjustment_amount') }} as adjustment_amount
         , {{ staging_text(layout, 'adjustment_codes') }} as adjustment_codes
         , {{ parse_date('trim(' ~ staging_col(layout, 'service_date') ~ ')', layout.date_format) }} as service_date
         , {{ staging_text(layout, 'line_control_number') }} as line_control_number
@@ -462,10 +624,14 @@ select
     , case
         when claim_id is null or line_number is null then 'missing_claim_key'
         when service_date is null then 'invalid_date'
+        when {{ staging_id_rule(layout, ['member_id']) }} then 'invalid_id'
+        when {{ staging_amount_rule(layout, remittance_amounts) }} then 'invalid_amount'
     end as _rule
     , case _rule
         when 'missing_claim_key' then 'CLP01 claim id or line number is missing'
         when 'invalid_date' then 'service date ' || {{ staging_value(layout, 'service_date', 'is missing') }} || ' is not a valid date'
+        when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
+        when 'invalid_amount' then {{ staging_amount_detail(layout, remittance_amounts) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
