@@ -228,3 +228,57 @@ def test_copy_of_the_shared_x12_sample_is_untouched():
     text = (SHARED_DATA / "linuxforhealth-x12/837_005010X222A2/demo.example1.837").read_text()
     for original in ("SMITH*JANE", "JS00111223333", "19730501", "33413", "CLM*26463774"):
         assert original in text
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # DuckDB conversion errors (what a dbt model failure reports) quote the value
+        (
+            f"Conversion Error: Could not convert string '{LAST}' to INT32",
+            "Conversion Error: Could not convert string '<value>' to INT32",
+        ),
+        (
+            f'Binder Error: Referenced column "{FIRST}" not found; candidates: "payer", "sex"',
+            'Binder Error: Referenced column "<value>" not found; candidates: "payer", "sex"',
+        ),
+        # declared values stay: layout and column names, codes, X12 delimiters
+        (
+            "attendance/w.csv: column(s) not in layout 'attendance_vendor_a': 'level_of_care'",
+            "attendance/w.csv: column(s) not in layout 'attendance_vendor_a': 'level_of_care'",
+        ),
+        ("ISA16 component separator ':' / segment terminator '~'", None),
+        ("status 'Present' is a code", None),
+        # an apostrophe is not a quote
+        ("the file's header and the layout's columns", None),
+        (f"claim {CLAIM!r} line 2: DTP*472", "claim '<value>' line 2: DTP*472"),
+    ],
+)
+def test_the_redaction_gate(message, expected, monkeypatch):
+    from iop.redact import redact
+
+    monkeypatch.delenv("IOP_LOG_FILE_NAMES", raising=False)
+    assert redact(message) == (message if expected is None else expected)
+
+
+def test_file_names_are_masked_unless_the_operator_opts_in(monkeypatch):
+    from iop.redact import file_label, redact
+
+    name = f"attendance/export_{MRN}_{DOB:%Y%m%d}.csv"
+    monkeypatch.delenv("IOP_LOG_FILE_NAMES", raising=False)
+    assert file_label(name) == "attendance/export_A#_#.csv"
+    assert redact(f"{name}: row 3: blank", [name]) == "attendance/export_A#_#.csv: row 3: blank"
+    monkeypatch.setenv("IOP_LOG_FILE_NAMES", "1")
+    assert redact(f"{name}: row 3: blank", [name]) == f"{name}: row 3: blank"
+
+
+def test_dbt_run_results_are_redacted(tmp_path):
+    from iop.dbt_runner import _redact_run_results
+
+    path = tmp_path / "run_results.json"
+    path.write_text(
+        json.dumps({"results": [{"message": f"Could not convert string '{MEMBER}' to DATE"}]})
+    )
+    _redact_run_results(path)
+    assert MEMBER not in path.read_text()
+    assert "<value>" in path.read_text()
