@@ -30,7 +30,7 @@ FEEDS = ("attendance", "roster", "census", "claims")
 # (it is in the repository), so person keys made with it can be reversed by enumerating ids: it is
 # accepted only in demo mode (IOP_DEMO=1, or a data folder the generator made, DEMO_MARKER).
 DEMO_PSEUDONYM_KEY = "iop-demo-key-not-for-real-data"
-DEMO_MARKER = ".iop_demo_data"
+DEMO_MARKER = "GENERATED_DEMO_DATA"
 MIN_KEY_BYTES = 32
 KEY_HELP = (
     "Generate one with `openssl rand -hex 32` (64 characters) and keep it in a secret store; "
