@@ -21,7 +21,7 @@ import sys
 
 import duckdb
 
-from iop.settings import IopSettings, PseudonymKeyError, pseudonym_key
+from iop.settings import DEMO_PSEUDONYM_KEY, IopSettings, PseudonymKeyError, pseudonym_key
 
 FINGERPRINT_TABLE = "audit.pseudonym_key"
 _FINGERPRINT_MESSAGE = b"iop pseudonym key fingerprint v1"
@@ -122,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             key = preflight(settings)
-            print(f"IOP_PSEUDONYM_KEY ok (fingerprint {fingerprint(key)}).")
+            if key == DEMO_PSEUDONYM_KEY.encode():
+                print(f"Demo mode on {settings.data_path}: the public demo pseudonym key.")
+            else:
+                print(f"IOP_PSEUDONYM_KEY ok (fingerprint {fingerprint(key)}).")
             return 0
         old, new = rekey(settings)
     except PseudonymKeyError as error:
