@@ -32,11 +32,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --size $(SIZE)
 
-## Dagster UI with the code location from workspace.yaml.
+## Dagster UI with the code location from workspace.yaml. Demo mode (the public demo key) only on
+## a data folder the generator made or with IOP_DEMO=1; otherwise IOP_PSEUDONYM_KEY is required,
+## and a missing, short or changed key stops here.
 dev: $(STAMP)
+	$(BIN)/python -m iop.keys check
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(IOP_DATA_DIR)/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
 	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/python -c "from pathlib import Path; from iop.runner import dagster_instance; dagster_instance(Path('$(IOP_DATA_DIR)'))" ; \
-	IOP_DEMO=$${IOP_DEMO:-1} DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
 
 ## dbt's static docs site (models, columns, lineage graph) under $(IOP_DATA_DIR)/docs/. With a
 ## built warehouse its catalog adds row counts and compiled SQL; without one (a fresh data folder)

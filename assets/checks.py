@@ -19,6 +19,7 @@ from dagster import (
 
 from assets.dbt import model_key
 from iop import validation
+from iop.redact import redacted_errors
 from iop.settings import IopSettings
 
 # Tables an unexpected-rows query names (`core.persons`): built before the check runs.
@@ -66,7 +67,7 @@ def build_suite_check(table: str):
         context: AssetCheckExecutionContext, settings: IopSettings
     ) -> Iterator[AssetCheckResult]:
         expectations = validation.load_suite(validation.EXPECTATIONS_DIR / f"{table}.json")
-        with settings.connect(pseudonyms=True) as con:
+        with redacted_errors(), settings.connect(pseudonyms=True) as con:
             results = validation.validate_table(con, table, expectations, pseudonyms=True)
             validation.record_results(con, context.run.run_id, results)
         for result in results:

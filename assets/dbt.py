@@ -26,6 +26,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 
 from iop import dbt_project, kpis
 from iop.dbt_runner import build
+from iop.redact import redact, redacted_errors
 from iop.settings import IopSettings
 
 REGISTRY_KEY = AssetKey(["raw", "registry"])
@@ -115,7 +116,7 @@ def _materialize(context: AssetExecutionContext, settings: IopSettings) -> Itera
         )  # fmt: skip
     if outcome.failures:
         raise Failure(
-            description="dbt build failed: " + "; ".join(outcome.failures),
+            description=redact("dbt build failed: " + "; ".join(outcome.failures)),
             metadata={"failed_nodes": len(outcome.failures)},
         )
 
@@ -129,7 +130,8 @@ def _dbt_layer_assets(name: str, select: str):
         pool="duckdb_warehouse",
     )
     def _layer(context: AssetExecutionContext, settings: IopSettings):
-        yield from _materialize(context, settings)
+        with redacted_errors():
+            yield from _materialize(context, settings)
 
     return _layer
 

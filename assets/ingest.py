@@ -12,6 +12,7 @@ from dagster import (
 
 from assets.dbt import REGISTRY_KEY
 from iop import ingest
+from iop.redact import file_label, redacted_errors
 from iop.settings import IopSettings
 
 RAW_FILES_KEY = AssetKey(["raw", "landed_files"])
@@ -39,9 +40,10 @@ def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> M
     missing = wanted - {f.sha256 for f in files}
     if missing:
         context.log.warning(f"{len(missing)} partition(s) no longer in the landing folder")
-    report = ingest.ingest_files(settings, files)
+    with redacted_errors(f.relative for f in files):
+        report = ingest.ingest_files(settings, files)
     for name, reason in report.rejected.items():
-        context.log.warning(f"rejected file {name}: {reason}")
+        context.log.warning(f"rejected file {file_label(name)}: {reason}")  # reason is redacted
     for warning in report.warnings:
         context.log.warning(warning)
     return MaterializeResult(metadata={**report.as_metadata(), "files_missing": len(missing)})
@@ -65,10 +67,11 @@ def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> M
 def landed_files_registry(
     context: AssetExecutionContext, settings: IopSettings
 ) -> MaterializeResult:
-    report = ingest.ingest_files(settings, ingest.scan_landing(settings))
+    with redacted_errors():
+        report = ingest.ingest_files(settings, ingest.scan_landing(settings))
     for name, reason in report.rejected.items():
-        context.log.warning(f"rejected file {name}: {reason}")
-    with settings.connect() as con:
+        context.log.warning(f"rejected file {file_label(name)}: {reason}")
+    with redacted_errors(), settings.connect() as con:
         registered = ingest.sync_registry(con, settings)
         by_status = dict(
             con.execute("select status, count(*) from raw.registry group by 1").fetchall()

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from assets.dbt import model_key
 from iop import dbt_project
 from iop.publish import publish_marts
+from iop.redact import redacted_errors
 from iop.settings import IopSettings
 
 MART_KEYS = [model_key(m.table) for m in dbt_project.models("marts")]
@@ -22,7 +23,7 @@ MART_KEYS = [model_key(m.table) for m in dbt_project.models("marts")]
     ),
 )
 def marts_publication(context: AssetExecutionContext, settings: IopSettings) -> MaterializeResult:
-    with settings.connect() as con:
+    with redacted_errors(), settings.connect() as con:
         result = publish_marts(con, settings, context.run.run_id)
     return MaterializeResult(
         metadata={"path": result["path"], **{f"rows_{t}": n for t, n in result["tables"].items()}}

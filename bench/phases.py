@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("IOP_PSEUDONYM_KEY", "benchmark-key")
+    os.environ.setdefault("IOP_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789abcdef")
     print(json.dumps(PHASES[args.phase](args.landing, args.work)))
 
 

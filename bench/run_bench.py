@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> dict:
     python = sys.executable
     env = {
         **os.environ,
-        "IOP_PSEUDONYM_KEY": os.environ.get("IOP_PSEUDONYM_KEY", "benchmark-key"),
+        "IOP_PSEUDONYM_KEY": os.environ.get(
+            "IOP_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789abcdef"
+        ),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("IOP_DEMO", None)

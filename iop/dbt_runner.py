@@ -16,6 +16,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from iop import dbt_project
+from iop.redact import redact
 from iop.settings import IopSettings
 
 _PARSED: dict[float, object] = {}
@@ -71,7 +72,11 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
         return outcome
     target = settings.dbt_target_dir
     target.mkdir(parents=True, exist_ok=True)
-    args = ["build", "--quiet", "--select", " ".join(node_names),
+    # dbt's console and file logs print a failing model's database error as is (DuckDB quotes
+    # the value it could not convert), into captured stdout and dbt.log: they are off, and the
+    # failures reach Dagster through the redacted outcome (run_results.json is redacted below).
+    args = ["build", "--quiet", "--log-level", "none", "--log-level-file", "none",
+            "--select", " ".join(node_names),
             "--exclude-resource-type", "unit_test", *_common_args(target)]  # fmt: skip
     if rule_vars := settings.dbt_vars():
         args += ["--vars", json.dumps(rule_vars)]
@@ -85,16 +90,30 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
         finally:
             _close_database()
     if result.exception is not None and result.result is None:
-        raise RuntimeError(f"dbt build could not run: {result.exception}") from result.exception
+        # redacted, and not chained: the original's text can quote a value and would be stored
+        raise RuntimeError(redact(f"dbt build could not run: {result.exception}")) from None
     for item in getattr(result.result, "results", []) or []:
         unique_id = item.node.unique_id
         status = str(item.status)
         if status in {"error", "fail", "runtime error"}:
-            outcome.failures.append(f"{unique_id}: {item.message}")
+            outcome.failures.append(redact(f"{unique_id}: {item.message}"))
         elif status == "success" and unique_id in nodes:
             outcome.built[unique_id] = nodes[unique_id]
             outcome.seconds[unique_id] = item.execution_time
     if result.exception is not None:
-        outcome.failures.append(f"dbt: {result.exception}")
+        outcome.failures.append(redact(f"dbt: {result.exception}"))
     outcome.seconds["_total"] = time.perf_counter() - started
+    _redact_run_results(target / "run_results.json")
     return outcome
+
+
+def _redact_run_results(path: Path) -> None:
+    """run_results.json keeps each node's message, a database error included: redact them."""
+    try:
+        document = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return
+    for item in document.get("results", []):
+        if item.get("message"):
+            item["message"] = redact(item["message"])
+    path.write_text(json.dumps(document))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import duckdb
 
-from iop.settings import IopSettings
+from iop.settings import IopSettings, PseudonymKeyError
 
 
 def summarize(marts_path: Path) -> str:
@@ -59,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("IOP_DEMO", "1")  # allows the built-in demo pseudonym key
+    # Demo mode (the public demo key) comes from the generator's marker in the data folder, or
+    # an explicit IOP_DEMO=1: landing files someone else put here need a real key.
     settings = IopSettings.from_env()
     started = time.perf_counter()
     landing = settings.landing_dir
@@ -75,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     from iop.runner import dagster_instance, run_full_refresh
 
     print("Materializing every asset (ingest, staging, core, marts, checks, publication) ...")
-    result = run_full_refresh(
-        dagster_instance(settings.data_path), raise_on_error=False, log_level="WARNING"
-    )
+    try:
+        result = run_full_refresh(
+            dagster_instance(settings.data_path), raise_on_error=False, log_level="WARNING"
+        )
+    except PseudonymKeyError as error:
+        print(f"error: {error}")
+        return 2
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]

@@ -36,7 +36,9 @@ import pandas as pd
 import pyarrow as pa
 
 from iop import warehouse
+from iop.files import private_dir, write_private_text
 from iop.readers import RejectedFile, convert_to_raw_parquet
+from iop.redact import redact, redact_all
 from iop.settings import FEEDS, IopSettings
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,9 @@ def registry_dir(settings: IopSettings) -> Path:
 
 
 def _write_json_atomically(path: Path, document: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(document, default=str, indent=1))
+    write_private_text(temporary, json.dumps(document, default=str, indent=1))
     os.replace(temporary, path)
 
 
@@ -269,6 +271,11 @@ def is_ingested(settings: IopSettings, sha256: str) -> bool:
     return (registry_dir(settings) / f"{sha256}.json").exists()
 
 
+def _names(landed: LandedFile) -> list[str]:
+    """How messages may name the file (X12 errors use the bare name): masked by the redaction."""
+    return [landed.relative, landed.path.name]
+
+
 def ingest_file(settings: IopSettings, landed: LandedFile) -> dict:
     """Convert one landed file to raw Parquet and register it; a rejected file is registered too."""
     entry = {
@@ -296,17 +303,17 @@ def ingest_file(settings: IopSettings, landed: LandedFile) -> dict:
             out_path=staging_path,
         )
     except RejectedFile as rejection:
-        entry.update(status="rejected", error=str(rejection))
-        log.warning("rejected file %s", rejection)
+        entry.update(status="rejected", error=redact(rejection, _names(landed)))
+        log.warning("rejected file %s", entry["error"])
     else:
         raw_path = settings.raw_dir / conversion.layout / f"{landed.sha256}.parquet"
-        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(raw_path.parent)
         os.replace(staging_path, raw_path)
         entry.update(
             layout=conversion.layout,
             rows_read=conversion.rows,
             raw_path=str(raw_path),
-            warnings="; ".join(conversion.warnings) or None,
+            warnings="; ".join(redact_all(conversion.warnings, _names(landed))) or None,
         )
     _write_json_atomically(registry_dir(settings) / f"{landed.sha256}.json", entry)
     return entry

@@ -16,12 +16,16 @@ def pseudonymize(value: str, key: bytes) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def register_pseudonymizer(con) -> None:
+def register_pseudonymizer(con, *, record: bool = True) -> None:
     """`pseudonymize(text)` on a DuckDB connection: HMAC-SHA256 with IOP_PSEUDONYM_KEY, vectorized
-    over Arrow arrays. Fails here, with a clear message, when no key is configured."""
+    over Arrow arrays. Fails here, with a clear message, when the key is missing or weak, or is not
+    the key the warehouse's person keys were made with (iop.keys; `record` writes the fingerprint
+    of a warehouse that has none)."""
+    from iop.keys import verify_fingerprint
     from iop.settings import pseudonym_key
 
     key = pseudonym_key()
+    verify_fingerprint(con, key, record=record)
 
     def udf(values: pa.Array) -> pa.Array:
         return pa.array(

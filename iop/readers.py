@@ -75,6 +75,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from iop.files import private_dir
 from iop.layouts import (
     LAYOUTS,
     Layout,
@@ -306,7 +307,7 @@ def _decodes(path: Path, encoding: str, relative: str) -> tuple[int, int] | None
 
 def _temporary_beside(out_path: Path, suffix: str) -> tuple[int, Path]:
     """A new, uniquely named hidden file in the destination folder (same file system)."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out_path.parent)
     handle, name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=suffix, dir=out_path.parent)
     return handle, Path(name)
 
@@ -733,7 +734,7 @@ def _write(
         table = table.append_column(name, values)
     handle, temporary = _temporary_beside(out_path, ".tmp")
     os.close(handle)
-    os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the raw file from other readers
+    # mkstemp creates it 0600: raw holds PHI, so it stays private to the pipeline's user
     try:
         pq.write_table(table, temporary, compression="zstd")
         os.replace(temporary, out_path)

@@ -35,12 +35,14 @@ def run_full_refresh(
     raise_on_error: bool = True,
     log_level: str = "INFO",
 ) -> ExecuteInProcessResult:
+    from iop.keys import preflight
     from iop.settings import IopSettings
     from pipelines.automation import PARTITIONS, partition_range_tags, pending_file_keys
     from pipelines.definitions import defs
 
-    instance = instance or DagsterInstance.ephemeral()
     settings = IopSettings.from_env()
+    preflight(settings)  # a missing, weak or changed key stops here, before anything is ingested
+    instance = instance or DagsterInstance.ephemeral()
     known = set(instance.get_dynamic_partitions(PARTITIONS))
     keys = pending_file_keys(settings, known)
     tags: dict[str, str] = {}

@@ -26,11 +26,27 @@ from dagster import ConfigurableResource, EnvVar
 
 FEEDS = ("attendance", "roster", "census", "claims")
 
-# A fixed key only for the generated demo data; real runs must set IOP_PSEUDONYM_KEY.
+# A fixed key only for the generated demo data; real runs must set IOP_PSEUDONYM_KEY. It is public
+# (it is in the repository), so person keys made with it can be reversed by enumerating ids: it is
+# accepted only in demo mode (IOP_DEMO=1, or a data folder the generator made, DEMO_MARKER).
 DEMO_PSEUDONYM_KEY = "iop-demo-key-not-for-real-data"
+DEMO_MARKER = "GENERATED_DEMO_DATA"
+MIN_KEY_BYTES = 32
+KEY_HELP = (
+    "Generate one with `openssl rand -hex 32` (64 characters) and keep it in a secret store; "
+    "see the README, Privacy."
+)
 
 
-class MissingPseudonymKey(RuntimeError):
+class PseudonymKeyError(RuntimeError):
+    """The pseudonym key cannot be used: missing, too short, public, or not the warehouse's."""
+
+
+class MissingPseudonymKey(PseudonymKeyError):
+    pass
+
+
+class WeakPseudonymKey(PseudonymKeyError):
     pass
 
 
@@ -117,7 +133,7 @@ class IopSettings(ConfigurableResource):
             if pseudonyms:
                 from iop.pseudonym import register_pseudonymizer
 
-                register_pseudonymizer(con)
+                register_pseudonymizer(con, record=not read_only)
             yield con
 
 
@@ -130,14 +146,39 @@ ENVIRONMENT = {
 }
 
 
-def pseudonym_key() -> bytes:
-    """The HMAC key for person pseudonyms. Unset is an error, except in the demo."""
-    key = os.environ.get("IOP_PSEUDONYM_KEY")
-    if key:
-        return key.encode()
+def demo_mode(data_dir: Path | str | None = None) -> bool:
+    """Demo mode: the operator said so (IOP_DEMO=1) or the data folder is one the generator made
+    (it leaves DEMO_MARKER there). Only then is the public demo key accepted."""
     if os.environ.get("IOP_DEMO") == "1":
-        return DEMO_PSEUDONYM_KEY.encode()
-    raise MissingPseudonymKey(
-        "IOP_PSEUDONYM_KEY is not set. Set it to a long random secret (see .env.example); "
-        "person keys in the marts are HMAC-SHA256 of internal ids with this key."
-    )
+        return True
+    folder = Path(data_dir or os.environ.get("IOP_DATA_DIR") or "data")
+    return (folder / DEMO_MARKER).is_file()
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key for person pseudonyms, checked: unset is an error except in demo mode (the
+    demo key); a key shorter than MIN_KEY_BYTES, or the demo key outside demo mode, is refused."""
+    key = os.environ.get("IOP_PSEUDONYM_KEY")
+    demo = demo_mode()
+    if not key:
+        if demo:
+            return DEMO_PSEUDONYM_KEY.encode()
+        raise MissingPseudonymKey(
+            "IOP_PSEUDONYM_KEY is not set. Set it to a long random secret (see .env.example); "
+            "person keys in the marts are HMAC-SHA256 of internal ids with this key. "
+            "(The demo key is used only on generated data or with IOP_DEMO=1.) " + KEY_HELP
+        )
+    if key == DEMO_PSEUDONYM_KEY:
+        if demo:
+            return key.encode()
+        raise WeakPseudonymKey(
+            "IOP_PSEUDONYM_KEY is the public demo key, and this is not demo data (no generator "
+            "marker in the data folder, IOP_DEMO is not 1): anyone with the repository could "
+            "reverse the person keys. " + KEY_HELP
+        )
+    if len(key.encode()) < MIN_KEY_BYTES:
+        raise WeakPseudonymKey(
+            f"IOP_PSEUDONYM_KEY is {len(key.encode())} bytes long; at least {MIN_KEY_BYTES} are "
+            "required (a short key can be guessed). " + KEY_HELP
+        )
+    return key.encode()

@@ -247,8 +247,9 @@ def _duplicate_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[st
 
 def _sample_key(columns: dict[str, str], pseudonyms: bool) -> str | None:
     """A de-identified way to point at a failing row: never a name, member id or birth date."""
-    if "_source_file" in columns and "_row_number" in columns:
-        return "_source_file || ':' || _row_number"
+    # the file by the start of its content hash: a file name can carry an MRN or a date
+    if "_file_sha256" in columns and "_row_number" in columns:
+        return "left(_file_sha256, 12) || ':' || _row_number"
     if "person_id" in columns and pseudonyms:
         return "left(pseudonymize(person_id), 16)"
     for key in ("episode_key", "person_key"):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from iop.files import make_private
 from iop.layouts import LAYOUTS
 from iop.settings import IopSettings
 
@@ -31,6 +32,7 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    make_private(settings.warehouse_path)  # DuckDB creates it with the umask: it holds PHI
     try:
         configure(con, settings)
         if not read_only:

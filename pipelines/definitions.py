@@ -6,9 +6,13 @@ from assets.checks import suite_checks
 from assets.dbt import check_results, dbt_core, dbt_marts, dbt_staging
 from assets.ingest import landed_files_registry, raw_landed_files
 from assets.publish import marts_publication
-from iop.settings import IopSettings
+from iop.settings import IopSettings, pseudonym_key
 from pipelines.automation import landing_sensor, nightly_full_refresh
 from pipelines.jobs import full_refresh_job, ingest_landed_files_job
+
+# Fail at load, in the UI and the CLI, on a missing or weak key or the demo key outside the demo,
+# rather than after files were ingested.
+pseudonym_key()
 
 defs = Definitions(
     assets=[

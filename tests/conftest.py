@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-TEST_KEY = "test-pseudonym-key"
+TEST_KEY = "test-pseudonym-key-0123456789abcdef0123456789"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from conftest import TEST_KEY
 from dagster import AssetKey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +64,9 @@ def _definitions_from_workspace():
     return target["location_name"], module.defs
 
 
-def test_workspace_loads_expected_assets_checks_jobs_and_schedules():
+def test_workspace_loads_expected_assets_checks_jobs_and_schedules(monkeypatch):
+    # the code location refuses to load without a valid key (tests/test_keys_and_permissions.py)
+    monkeypatch.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
     location, defs = _definitions_from_workspace()
     assert location == "iop_pipeline"
     graph = defs.resolve_asset_graph()
@@ -104,6 +108,7 @@ def test_dagster_cli_validates_the_workspace():
             "workspace.yaml",
         ],
         cwd=ROOT,
+        env={**os.environ, "IOP_PSEUDONYM_KEY": TEST_KEY},
         capture_output=True,
         text=True,
         timeout=120,

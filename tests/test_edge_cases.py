@@ -285,7 +285,7 @@ def test_bad_rows_are_quarantined_with_rule_and_detail_and_counts_reconcile(data
         "order by source_file, row_number",
     ) == [
         ("attendance/w.csv", 2, "missing_client_id", "client_id is blank"),
-        ("attendance/w.csv", 3, "invalid_date", 'service_date "13/45/2025" is not YYYY-MM-DD'),
+        ("attendance/w.csv", 3, "invalid_date", "service_date is not YYYY-MM-DD"),
         (
             "attendance/w.csv",
             4,
@@ -310,7 +310,7 @@ def test_bad_rows_are_quarantined_with_rule_and_detail_and_counts_reconcile(data
             "claims/c.csv",
             4,
             "invalid_date_range",
-            "service_to_date 2024-12-31 is before service_from_date 2025-01-06",
+            "service_to_date is before service_from_date",
         ),
         ("roster/r.csv", 2, "invalid_date", "birth_date is not YYYY-MM-DD"),
     ]

@@ -248,7 +248,7 @@ def test_a_third_attendance_vendor_reaches_the_marts(tmp_path):
         "select layout, feed, row_number, rule, detail from audit.quarantine order by row_number"
     ) == [
         ("attendance_vendor_c", "attendance", 5, "invalid_date",
-         'Visit Date "31.02.2025" is not DD.MM.YYYY'),
+         'Visit Date is not DD.MM.YYYY'),
         ("attendance_vendor_c", "attendance", 6, "unknown_level_of_care",
          'Care Level "Residential" is not in source_code_map.csv '
          "(layout attendance_vendor_c, field care_level)"),

@@ -94,15 +94,12 @@ def read_envelope(text: str, source: str) -> Envelope:
     env = Envelope()
     start = _skip_space(text, 0)
     if not text.startswith("ISA", start):
-        raise X12Error(
-            source, [f"does not start with an ISA segment (starts {text[start : start + 20]!r})"]
-        )
+        raise X12Error(source, [f"does not start with an ISA segment (line {_line(text, start)})"])
     number = 0
     while start < len(text):
         if not text.startswith("ISA", start):
             env.fatal.append(
-                f"line {_line(text, start)}: text after an IEA trailer does not start with ISA "
-                f"({text[start : start + 20]!r})"
+                f"line {_line(text, start)}: text after an IEA trailer does not start with ISA"
             )
             break
         delimiters = _read_isa(text, start, env)
@@ -187,8 +184,9 @@ def _tokenize(
             seg = Segment(stripped.split(element), number, offset)
             if not SEGMENT_ID.fullmatch(seg.id):
                 env.fatal.append(
-                    f"{where(text, seg)}: invalid segment identifier {seg.id!r} in "
-                    f"{stripped[:30]!r}"
+                    f"{where(text, seg)}: invalid segment identifier (not 2-3 capital letters or "
+                    "digits starting with a letter; the segment's text is not shown: it can "
+                    "hold a patient's data)"
                 )
             env.segment_counts[seg.id] += 1
             segments.append(seg)

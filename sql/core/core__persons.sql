@@ -47,9 +47,6 @@ with latest_roster as (
             when rc.chose_other then 'Other race'
             else 'Unknown'
         end as race_ethnicity
-        , r.first_name
-        , r.last_name
-        , r.zip
     from latest_roster as r
     left join race_categories as rc on rc.client_id = r.client_id
 )
@@ -71,9 +68,6 @@ with latest_roster as (
         , null::date as birth_date
         , 'U' as sex
         , 'Unknown' as race_ethnicity
-        , null::varchar as first_name
-        , null::varchar as last_name
-        , null::varchar as zip
     from claims_members
 )
 
@@ -93,7 +87,4 @@ select
     , birth_date
     , sex
     , race_ethnicity
-    , first_name
-    , last_name
-    , zip
 from persons

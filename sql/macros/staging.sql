@@ -23,8 +23,7 @@
             , 'discharge_reason_text'
         ]
         , 'roster': [
-            'client_id', 'first_name', 'last_name', 'member_id', 'payer', 'birth_date', 'sex', 'race'
-            , 'ethnicity', 'zip'
+            'client_id', 'member_id', 'payer', 'birth_date', 'sex', 'race', 'ethnicity'
         ]
         , 'claims': [
             'claim_id', 'original_claim_id', 'claim_frequency_code', 'line_number', 'claim_type'
@@ -41,6 +40,13 @@
         ]
     } -%}
     {{- return(columns[contract]) -}}
+{%- endmacro %}
+
+
+-- Columns a layout of the contract may deliver that staging drops (minimum necessary: no mart
+-- needs them; raw/ keeps them as delivered, and a quarantined row's _raw_record).
+{% macro dropped_columns(contract) -%}
+    {{- return({'roster': ['first_name', 'last_name', 'zip']}.get(contract, [])) -}}
 {%- endmacro %}
 
 
@@ -78,7 +84,7 @@ where _rule is null
             "model " ~ model.name ~ " stages layout " ~ name ~ ": a layout's staging model is "
             ~ "staging__" ~ name) }}
     {%- endif -%}
-    {%- set known = contract_columns(contract) -%}
+    {%- set known = contract_columns(contract) + dropped_columns(contract) -%}
     {%- for canonical in layout.column if canonical not in known -%}
         {{ exceptions.raise_compiler_error(
             "layout " ~ name ~ " maps " ~ layout.label[canonical] ~ " to " ~ canonical
@@ -396,7 +402,7 @@ select
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
-        when 'invalid_date' then {{ staging_detail(layout, 'session_date', 'is not ' ~ format_label(layout.date_format)) }}
+        when 'invalid_date' then {{ sql_string(layout.label.session_date ~ ' is not ' ~ format_label(layout.date_format)) }}
         when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
         when 'unknown_status' then {{ staging_detail(layout, 'attendance_status', 'is not ' ~ staging_expected(layout, 'attendance_status')) }}
         when 'invalid_minutes' then {{ staging_detail(layout, 'minutes', 'is not a whole number above 0') }}
@@ -410,8 +416,6 @@ from typed
 {% macro stage_census(name) -%}
 {%- set layout = staging_layout(
     name, 'census', required=['client_id', 'level_of_care', 'admit_date', 'discharge_date']) -%}
-{%- set admit = staging_col(layout, 'admit_date', '_raw') -%}
-{%- set discharge = staging_col(layout, 'discharge_date', '_raw') -%}
 with codes as (
     {{ staging_codes(layout) }}
 )
@@ -449,20 +453,18 @@ select
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
-        when 'invalid_date' then {{ sql_string(layout.label.admit_date ~ ' ') }} || {{ staging_value(layout, 'admit_date', 'blank') }}
-            || {{ sql_string(' or ' ~ layout.label.discharge_date ~ ' ') }} || {{ staging_value(layout, 'discharge_date', 'blank') }}
-            || {{ sql_string(' is not ' ~ format_label(layout.date_format)) }}
+        when 'invalid_date' then {{ sql_string(layout.label.admit_date ~ ' or ' ~ layout.label.discharge_date ~ ' is blank or not ' ~ format_label(layout.date_format)) }}
         when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
-        when 'invalid_date_range' then {{ sql_string(layout.label.discharge_date ~ ' ') }} || {{ discharge }}
-            || {{ sql_string(' is before ' ~ layout.label.admit_date ~ ' ') }} || {{ admit }}
+        when 'invalid_date_range' then {{ sql_string(layout.label.discharge_date ~ ' is before ' ~ layout.label.admit_date) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
 {%- endmacro %}
 
 
--- Roster: the EHR's clients with their payer member ids (the crosswalk to claims). Names, birth
--- date and ZIP are identifying and never leave core.persons.
+-- Roster: the EHR's clients with their payer member ids (the crosswalk to claims). Names and ZIP
+-- are dropped here (minimum necessary: no mart needs them; raw/ keeps the delivered record); the
+-- birth date, needed for age bands, never leaves core.persons.
 {% macro stage_roster(name) -%}
 {%- set layout = staging_layout(name, 'roster', required=['client_id', 'birth_date']) -%}
 with typed as (
@@ -473,15 +475,12 @@ with typed as (
         , r._row_number
         , r._landed_at
         , {{ staging_id(layout, 'client_id') }} as client_id
-        , {{ staging_text(layout, 'first_name') }} as first_name
-        , {{ staging_text(layout, 'last_name') }} as last_name
         , {{ staging_id(layout, 'member_id') }} as member_id
         , {{ staging_text(layout, 'payer') }} as payer
         , {{ parse_date('trim(' ~ staging_col(layout, 'birth_date') ~ ')', layout.date_format) }} as birth_date
         , coalesce(nullif(upper(trim({{ staging_col(layout, 'sex') }})), ''), 'U') as sex
         , {{ staging_text(layout, 'race') }} as race
         , {{ staging_text(layout, 'ethnicity') }} as ethnicity
-        , {{ staging_text(layout, 'zip') }} as zip
     from {{ staging_source(layout) }} as r
 )
 
@@ -515,7 +514,6 @@ from typed
 {%- set service_from = 'trim(' ~ staging_col(layout, 'service_from_date') ~ ')' -%}
 {%- set raw_from = staging_col(layout, 'service_from_date', '_raw') -%}
 {%- set raw_to = staging_col(layout, 'service_to_date', '_raw') -%}
-{%- set raw_received = staging_col(layout, 'received_date', '_raw') -%}
 {%- set claim_amounts = ['charge_amount', 'allowed_amount', 'paid_amount', 'units'] -%}
 with typed as (
     select
@@ -571,14 +569,10 @@ select
     , case _rule
         when 'missing_member_id' then {{ sql_string(layout.label.member_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
-        when 'invalid_date' then {{ sql_string(layout.label.service_from_date ~ ' "') }} || coalesce({{ raw_from }}, '')
-            || {{ sql_string('", ' ~ layout.label.service_to_date ~ ' "') }} || coalesce({{ raw_to }}, '')
-            || {{ sql_string('" or ' ~ layout.label.received_date ~ ' "') }} || coalesce({{ raw_received }}, '')
-            || {{ sql_string('" is not ' ~ format_label(date_format)) }}
+        when 'invalid_date' then {{ sql_string(layout.label.service_from_date ~ ', ' ~ layout.label.service_to_date ~ ' or ' ~ layout.label.received_date ~ ' is not ' ~ format_label(date_format)) }}
         when 'invalid_frequency_code' then {{ staging_detail(layout, 'claim_frequency_code', 'is not 1, 7 or 8') }}
         when 'missing_claim_key' then {{ sql_string(layout.label.claim_id ~ ' or ' ~ layout.label.line_number ~ ' is blank or not a number') }}
-        when 'invalid_date_range' then {{ sql_string(layout.label.service_to_date ~ ' ') }} || {{ raw_to }}
-            || {{ sql_string(' is before ' ~ layout.label.service_from_date ~ ' ') }} || {{ raw_from }}
+        when 'invalid_date_range' then {{ sql_string(layout.label.service_to_date ~ ' is before ' ~ layout.label.service_from_date) }}
         when 'invalid_amount' then {{ staging_amount_detail(layout, claim_amounts) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
@@ -629,7 +623,7 @@ select
     end as _rule
     , case _rule
         when 'missing_claim_key' then 'CLP01 claim id or line number is missing'
-        when 'invalid_date' then 'service date ' || {{ staging_value(layout, 'service_date', 'is missing') }} || ' is not a valid date'
+        when 'invalid_date' then 'service date is missing or not a valid date'
         when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
         when 'invalid_amount' then {{ staging_amount_detail(layout, remittance_amounts) }}
     end as _detail
