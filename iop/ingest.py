@@ -248,9 +248,9 @@ def record_delivery(
         "seen_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
         "error": error,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=1))
+    write_private_text(temporary, json.dumps(record, indent=1))
     try:
         os.link(temporary, path)  # never replaces: a concurrent scan's record stays the first
     except FileExistsError:
