@@ -176,6 +176,7 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
     landing = settings.landing_dir
     routed, unrouted = feed_folders(landing)
     fresh_cache, files = {}, []
+    found = []  # (feed, folder, path, stat, relative, fingerprint, cached sha or None, when)
     for feed, folder in routed:
         for path in _landed_paths(folder):
             stat = path.stat()
@@ -183,16 +184,22 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
             fingerprint = _fingerprint(stat)
             now_ns = time.time_ns()
             sha = _cached_sha(cache.get(relative), fingerprint, now_ns)
-            if sha is None:
-                sha = file_sha256(path)
-                cached = [*fingerprint, sha, now_ns]
-            else:
-                cached = cache[relative]
-            fresh_cache[relative] = cached
-            landed_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-            landed = LandedFile(feed, path, relative, sha, stat.st_size, landed_at)
-            record_delivery(settings, landed, folder.name, stat.st_mtime_ns)
-            files.append(landed)
+            found.append((feed, folder, path, stat, relative, fingerprint, sha, now_ns))
+    # hashing reads every new byte: files hash side by side (hashlib releases the GIL)
+    to_hash = [item[2] for item in found if item[6] is None]
+    workers = max(1, min(int(settings.duckdb_threads), 8))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        hashed = dict(zip(to_hash, pool.map(file_sha256, to_hash), strict=True))
+    for feed, folder, path, stat, relative, fingerprint, sha, now_ns in found:
+        if sha is None:
+            sha = hashed[path]
+            fresh_cache[relative] = [*fingerprint, sha, now_ns]
+        else:
+            fresh_cache[relative] = cache[relative]
+        landed_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        landed = LandedFile(feed, path, relative, sha, stat.st_size, landed_at)
+        record_delivery(settings, landed, folder.name, stat.st_mtime_ns)
+        files.append(landed)
     for folder in unrouted:
         _record_unrouted(settings, folder, _landed_paths(folder))
     loose = [p for p in landing.iterdir() if p.is_file()] if landing.is_dir() else []
