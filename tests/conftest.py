@@ -12,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 TEST_KEY = "test-pseudonym-key-0123456789abcdef0123456789"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+NO_SHARED_DATA = "the public X12 samples (../shared/data beside this clone) are not here"
+# Tests that read the public corpus skip, with this reason, in a plain clone (no ../shared).
+requires_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=NO_SHARED_DATA)
 
 
 @pytest.fixture

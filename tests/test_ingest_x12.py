@@ -8,15 +8,11 @@ import shutil
 from datetime import date
 
 import builders as b
-import pytest
-from conftest import SHARED_DATA, materialize, query
+from conftest import SHARED_DATA, materialize, query, requires_shared_data
 
 from iop.redact import file_label
 
-pytestmark = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(),
-    reason="the public X12 samples (../shared/data beside this clone) are not here",
-)
+pytestmark = requires_shared_data
 
 VALID = {
     "linuxforhealth-x12/837_005010X222A2/demo.example1.837": ("SV1",),

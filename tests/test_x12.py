@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from conftest import NO_SHARED_DATA, SHARED_DATA
 
 from iop.x12 import CLAIM_COLUMNS, REMITTANCE_COLUMNS, X12Error, parse_x12
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 SAMPLE_FOLDERS = ("linuxforhealth-x12", "oopfactory-x12parser", "imsweb-x12-parser", "pyx12")
 LFH_P = "linuxforhealth-x12/837_005010X222A2/"
 LFH_I = "linuxforhealth-x12/837_005010X223A3/"
@@ -174,12 +175,9 @@ def segment_ids(path: Path) -> Counter:
     return Counter(s.strip().split(element)[0] for s in text.split(terminator) if s.strip())
 
 
-NO_SHARED = "the public X12 samples (../shared/data beside this clone) are not here"
-
-
 def sample(relative: str) -> Path:
     if not SHARED.is_dir():
-        pytest.skip(NO_SHARED)
+        pytest.skip(NO_SHARED_DATA)
     return SHARED / relative
 
 
@@ -203,7 +201,7 @@ def variant(
 
 def test_tables_cover_every_sample_file_once():
     if not SHARED.is_dir():
-        pytest.skip(NO_SHARED)
+        pytest.skip(NO_SHARED_DATA)
     tables = [VALID_5010, VALID_OTHER_VERSION, NOT_CLAIMS, MALFORMED]
     classified = [key for table in tables for key in table]
     assert len(classified) == len(set(classified))
