@@ -77,7 +77,8 @@ def build_suite_check(table: str):
                 check_name=e.name,
                 passed=result.success,
                 description=(
-                    "not applicable: the table or column has no rows to check"
+                    "not applicable: "
+                    + result.details.get("not_applicable", "the table or column has no rows")
                     if result.status == "not_applicable"
                     else None
                 ),

@@ -57,7 +57,8 @@ def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> M
     pool="duckdb_warehouse",
     description=(
         "The raw layer dbt reads: raw.registry, one row per landed file content (hash, feed, "
-        "layout, rows read, status, rejection reason, warnings); raw.deliveries, one row per "
+        "layout, rows read, status, rejection reason, warnings) and per ignored file (lock, "
+        "hidden, empty, excluded or misplaced, with the reason); raw.deliveries, one row per "
         "delivery (path, content hash, modification and first-seen times, routing error); the "
         "raw.<layout> views over the "
         "ingested Parquet files; raw.site_<seed>, the site's value-set additions from "
@@ -68,11 +69,16 @@ def landed_files_registry(
     context: AssetExecutionContext, settings: IopSettings
 ) -> MaterializeResult:
     with redacted_errors():
-        report = ingest.ingest_files(settings, ingest.scan_landing(settings))
+        landed = ingest.scan_landing(settings)
+        report = ingest.ingest_files(settings, landed)
     for name, reason in report.rejected.items():
         context.log.warning(f"rejected file {file_label(name)}: {reason}")
     with redacted_errors(), settings.connect() as con:
-        registered = ingest.sync_registry(con, settings)
+        registered = ingest.sync_registry(con, settings, landed)
+        for source_file, reason in con.execute(
+            "select source_file, error from raw.registry where status = 'ignored' order by 1"
+        ).fetchall():
+            context.log.warning(f"ignored file {file_label(source_file)}: {reason}")
         by_status = dict(
             con.execute("select status, count(*) from raw.registry group by 1").fetchall()
         )

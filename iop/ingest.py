@@ -16,11 +16,19 @@ delivery is also an event of its own, `raw/_registry/deliveries/<id>.json`: a pa
 content with a modification time, first seen at a time. Two identical files (two empty ones, a
 re-sent export) are one content but two deliveries, and a file in a folder that is no feed is a
 delivery with an error naming the closest feed.
+
+Nothing under landing/ is passed over silently (`ignored_entries`): a lock or temporary file
+(`~$x.csv`), a hidden name (`.x.csv`), an empty file, a file directly in landing/ or in a folder
+that is no feed, and a file listed in `landing/.exclude` are registered with status `ignored` and
+the reason. What landing/ holds is what counts: a content no longer in a feed folder (the file was
+removed, or corrected under the same name) or listed in `landing/.exclude` is no longer read at the
+next refresh (status `removed` or `excluded`; its raw Parquet stays, unread).
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import json
 import logging
@@ -56,6 +64,9 @@ DELIVERY_COLUMNS = (
 # ctime unchanged (git's "racy clean" problem). And every cached hash is checked by a full read at
 # least once a day, for file systems whose ctime cannot be trusted (some network shares).
 RACY_NS = 2 * 10**9
+EXCLUDE_FILE = ".exclude"  # landing/.exclude: files (paths or glob patterns) not to read
+LOCK_PREFIXES = ("~$", ".~lock.", "~lock.")  # office and LibreOffice lock files
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", "~")
 REHASH_NS = 24 * 3600 * 10**9
 
 
@@ -134,12 +145,43 @@ def feed_folders(landing: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
 
 
 def _landed_paths(folder: Path) -> list[Path]:
-    # hidden files and office lock files (~$report.xlsx) are not deliveries
-    return [
-        path
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.startswith((".", "~"))
-    ]
+    return [path for path in sorted(folder.rglob("*")) if path.is_file()]
+
+
+def exclude_patterns(settings: IopSettings) -> list[str]:
+    """The lines of landing/.exclude: paths relative to landing/ or glob patterns
+    (`claims/*_old.csv`; a bare name matches in any folder); blank lines, `#` comments skipped."""
+    path = settings.landing_dir / EXCLUDE_FILE
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def is_excluded(relative: str, patterns: list[str]) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(relative, p.strip("/"))
+        or fnmatch.fnmatchcase(name, p)
+        or relative.startswith(p.rstrip("/") + "/")
+        for p in patterns
+    )
+
+
+def ignore_reason(path: Path, relative: str, size: int, patterns: list[str]) -> str | None:
+    """Why a file in a feed folder is not a delivery to read, or None when it is one."""
+    name = path.name
+    parts = relative.split("/")
+    if name.startswith(LOCK_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES):
+        return "lock or temporary file (an editor or a copy still at work): not read"
+    if any(part.startswith(".") for part in parts):
+        return "hidden name (starts with a dot): not read; rename it to have it read"
+    if is_excluded(relative, patterns):
+        return f"listed in landing/{EXCLUDE_FILE}: not read"
+    if size == 0:
+        return "empty file (0 bytes): nothing to read"
+    return None
 
 
 def _fingerprint(stat: os.stat_result) -> list[int]:
@@ -177,10 +219,13 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
     routed, unrouted = feed_folders(landing)
     fresh_cache, files = {}, []
     found = []  # (feed, folder, path, stat, relative, fingerprint, cached sha or None, when)
+    patterns = exclude_patterns(settings)
     for feed, folder in routed:
         for path in _landed_paths(folder):
             stat = path.stat()
             relative = path.relative_to(landing).as_posix()
+            if ignore_reason(path, relative, stat.st_size, patterns):
+                continue  # registered as ignored (ignored_entries)
             fingerprint = _fingerprint(stat)
             now_ns = time.time_ns()
             sha = _cached_sha(cache.get(relative), fingerprint, now_ns)
@@ -201,12 +246,65 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
         record_delivery(settings, landed, folder.name, stat.st_mtime_ns)
         files.append(landed)
     for folder in unrouted:
-        _record_unrouted(settings, folder, _landed_paths(folder))
+        _record_unrouted(
+            settings, folder, [p for p in _landed_paths(folder) if _plain_name(p.name)]
+        )
     loose = [p for p in landing.iterdir() if p.is_file()] if landing.is_dir() else []
-    _record_unrouted(settings, None, [p for p in loose if not p.name.startswith((".", "~"))])
+    _record_unrouted(settings, None, [p for p in loose if _plain_name(p.name)])
     if fresh_cache != cache:
         _write_json_atomically(cache_path, fresh_cache)
     return files
+
+
+def _plain_name(name: str) -> bool:
+    return not name.startswith((".", "~"))
+
+
+def ignored_entries(settings: IopSettings) -> list[dict]:
+    """Registry rows (status `ignored`, the reason as error) for every file under landing/ that
+    is not read: see `ignore_reason`, plus files directly in landing/ or in a folder that is no
+    feed (the closest feed named). Judged afresh at every scan; file_sha256 is null (not read)."""
+    landing = settings.landing_dir
+    if not landing.is_dir():
+        return []
+    patterns = exclude_patterns(settings)
+    routed, _ = feed_folders(landing)
+    feed_of = {folder.name: feed for feed, folder in routed}
+    entries = []
+    for path in sorted(landing.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(landing).as_posix()
+        if relative == EXCLUDE_FILE:
+            continue
+        stat = path.stat()
+        parts = relative.split("/")
+        feed = feed_of.get(parts[0]) if len(parts) > 1 else None
+        if feed is None:
+            reason = unrouted_error(parts[0] if len(parts) > 1 else None)
+        else:
+            reason = ignore_reason(path, relative, stat.st_size, patterns)
+        if reason is None:
+            continue
+        entries.append(
+            {
+                "file_sha256": None,
+                "feed": feed,
+                "layout": None,
+                "source_file": relative,
+                "file_bytes": stat.st_size,
+                "rows_read": None,
+                "status": "ignored",
+                "error": reason,
+                "warnings": None,
+                "raw_path": None,
+                "landed_at": datetime.fromtimestamp(stat.st_mtime, UTC)
+                .replace(tzinfo=None)
+                .isoformat(sep=" "),
+                "ingested_at": None,
+            }
+        )
+    return entries
 
 
 def unrouted_error(folder: str | None) -> str:
@@ -365,11 +463,34 @@ def registry_entries(settings: IopSettings) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if p.name[0] != "_"]
 
 
-def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
-    """raw.registry ← the registry entries; raw.deliveries ← the delivery records; raw.<layout>
-    views ← the ingested files; raw.site_<seed> ← the site's value-set additions. The only writer
-    of the raw schema."""
-    frame = pd.DataFrame(registry_entries(settings), columns=list(REGISTRY_COLUMNS))
+def sync_registry(
+    con: duckdb.DuckDBPyConnection,
+    settings: IopSettings,
+    landed: list[LandedFile] | None = None,
+) -> int:
+    """raw.registry ← the registry entries, judged against what landing/ holds now (`landed`, a
+    fresh scan when not given) plus the ignored files; raw.deliveries ← the delivery records;
+    raw.<layout> views ← the ingested files; raw.site_<seed> ← the site's value-set additions.
+    The only writer of the raw schema.
+
+    A content read before whose file is gone from the feed folders (removed, or corrected under
+    the same name) becomes `removed`, or `excluded` when landing/.exclude lists its name: staging
+    no longer reads it, so its rows leave every table at this refresh."""
+    landed = scan_landing(settings) if landed is None else landed
+    present = {f.sha256 for f in landed}
+    patterns = exclude_patterns(settings)
+    entries = registry_entries(settings)
+    for entry in entries:
+        entry["present"] = entry["file_sha256"] in present
+        entry["excluded"] = is_excluded(entry["source_file"], patterns)
+    named = {e["source_file"] for e in entries}
+    ignored = [
+        {**e, "present": True, "excluded": False}
+        for e in ignored_entries(settings)
+        # an excluded file read before is listed once: its content, now `excluded`
+        if not (e["source_file"] in named and is_excluded(e["source_file"], patterns))
+    ]
+    frame = pd.DataFrame(entries + ignored, columns=[*REGISTRY_COLUMNS, "present", "excluded"])
     con.register("registry_frame", frame)
     con.execute(
         """
@@ -382,11 +503,16 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
             , file_bytes::bigint as file_bytes
             , rows_read::bigint as rows_read
             , case
+                when status = 'ignored' then status
                 -- the latest ingested content of a name is current: contents of one name are
                 -- ingested in the order they were delivered, whatever their file times say
                 when status = 'ingested' and row_number() over (
-                    partition by source_file order by ingested_at desc, landed_at desc
+                    partition by source_file, status = 'ignored'
+                    order by ingested_at desc, landed_at desc
                 ) > 1 then 'superseded'
+                -- what landing/ no longer holds (or excludes) is no longer read
+                when excluded then 'excluded'
+                when not present then 'removed'
                 else status
             end::varchar as status
             , error::varchar as error
@@ -395,7 +521,7 @@ def sync_registry(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> int:
             , landed_at::timestamp as landed_at
             , ingested_at::timestamp as ingested_at
         from registry_frame
-        order by source_file
+        order by source_file, status
         """
     )
     con.unregister("registry_frame")

@@ -58,6 +58,15 @@ class IopSettings(ConfigurableResource):
     duckdb_threads: int = 2
     episode_gap_days: int = 30
     transition_window_days: int = 30
+    # Plausibility window of event dates (sessions, admissions, discharges, claim service and
+    # remittance dates): before the floor or later than the file's landing date plus the
+    # tolerance, a row is quarantined (rule implausible_date), so one mistyped year never moves
+    # the as-of date or stretches a mart over centuries.
+    date_floor: str = "1990-01-01"
+    future_tolerance_days: int = 7
+    # 1: an X12 control-count or control-number mismatch rejects the whole file (default: the file
+    # loads with a warning, docs/x12.md).
+    x12_strict: int = 0
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -106,13 +115,18 @@ class IopSettings(ConfigurableResource):
     def marts_parquet_dir(self) -> Path:
         return self.data_path / "marts"
 
-    def dbt_vars(self) -> dict[str, int]:
+    def dbt_vars(self) -> dict[str, int | str]:
         """The rule parameters as dbt vars (only those that differ from dbt_project.yml's
         defaults, so a default run reuses the prepared manifest without re-parsing)."""
         defaults = type(self)()
         return {
             name: getattr(self, name)
-            for name in ("episode_gap_days", "transition_window_days")
+            for name in (
+                "episode_gap_days",
+                "transition_window_days",
+                "date_floor",
+                "future_tolerance_days",
+            )
             if getattr(self, name) != getattr(defaults, name)
         }
 
@@ -143,6 +157,9 @@ ENVIRONMENT = {
     "duckdb_threads": "IOP_DUCKDB_THREADS",
     "episode_gap_days": "IOP_EPISODE_GAP_DAYS",
     "transition_window_days": "IOP_TRANSITION_WINDOW_DAYS",
+    "date_floor": "IOP_DATE_FLOOR",
+    "future_tolerance_days": "IOP_FUTURE_TOLERANCE_DAYS",
+    "x12_strict": "IOP_X12_STRICT",
 }
 
 

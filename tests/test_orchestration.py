@@ -153,7 +153,7 @@ def test_error_check_blocks_marts_and_warning_does_not_both_recorded(data_dir):
         "select table_name, check_name, severity, status "
         "from audit.check_results order by checked_at, table_name, check_name",
     )
-    assert ("staging.roster", "column_values_to_be_in_set__payer", "warning", "failed") in results
+    assert ("staging.roster", "payer_in_known_payers", "warning", "failed") in results
     assert ("staging.attendance", "table_row_count_to_be_between", "critical", "failed") in results
     # history is kept: the first run's passing row count is still there
     assert ("staging.attendance", "table_row_count_to_be_between", "critical", "passed") in results

@@ -34,5 +34,8 @@ select
     , r.source_file as registered_as
     , case when d.delivery_of_content > 1 then d.first_source_file end as duplicate_of
 from deliveries as d
-left join {{ source('raw', 'registry') }} as r using (file_sha256)
+left join (
+    -- ignored files have no content read: not the status of a delivery's content
+    select * from {{ source('raw', 'registry') }} where status <> 'ignored'
+) as r using (file_sha256)
 order by d.seen_at, d.source_file

@@ -29,9 +29,10 @@ select
     , coalesce(f.rows_read, 0) as rows_read
     , coalesce(s.rows_accepted, 0) as rows_accepted
     , coalesce(q.rows_quarantined, 0) as rows_quarantined
-    , case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as rows_superseded
+    , case when f.status in ('superseded', 'removed', 'excluded') then coalesce(f.rows_read, 0) else 0 end as rows_superseded
     , coalesce(f.rows_read, 0) = coalesce(s.rows_accepted, 0) + coalesce(q.rows_quarantined, 0)
-        + case when f.status = 'superseded' then coalesce(f.rows_read, 0) else 0 end as reconciled
+        + case when f.status in ('superseded', 'removed', 'excluded') then coalesce(f.rows_read, 0) else 0 end as reconciled
 from {{ source('raw', 'registry') }} as f
 left join staged as s on s.file_sha256 = f.file_sha256
 left join quarantined as q on q.file_sha256 = f.file_sha256
+where f.status <> 'ignored'

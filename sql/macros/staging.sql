@@ -123,9 +123,62 @@ where _rule is null
 {%- endmacro %}
 
 
--- Trimmed text, null when blank.
+-- Normalized text, null when blank (docs/input_layouts.md, "Text hygiene"): every free-text
+-- and code column is Unicode NFC with ANSI escape sequences removed, control characters (bare CR,
+-- LF, tabs) and any Unicode space as one plain space, format characters (bidi overrides and
+-- marks, zero-width spaces and joiners, BOMs, soft hyphens) removed, runs of spaces collapsed and
+-- trimmed. A terminal, a spreadsheet or an HTML page then shows exactly what a mart holds.
 {% macro staging_text(layout, canonical) -%}
-    nullif(trim({{ staging_col(layout, canonical) }}), '')
+    {{ normalize_text(staging_col(layout, canonical)) }}
+{%- endmacro %}
+
+{% macro normalize_text(expression) -%}
+    {{- adapter.dispatch('normalize_text', 'iop')(expression) -}}
+{%- endmacro %}
+
+{#- Fast path as in normalize_id: printable ASCII text (nearly all of it) is only trimmed. #}
+{% macro default__normalize_text(expression) -%}
+    case
+        when strlen({{ expression }}) = length({{ expression }})
+            and not regexp_matches({{ expression }}, '[\x00-\x1F\x7F]')
+            then nullif(trim({{ expression }}), '')
+        else nullif(trim(regexp_replace(regexp_replace(regexp_replace(
+            nfc_normalize(regexp_replace(
+                {{ expression }}, '\x1B(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1B]*(?:\x07|\x1B\\)?|[@-Z\\-_])', '', 'g'))
+            , '\p{Cf}', '', 'g'), '[\p{Cc}\p{Z}]', ' ', 'g'), ' {2,}', ' ', 'g')), '')
+    end
+{%- endmacro %}
+
+
+-- A name that reaches the marts as a grouping key (program, payer) is unsafe when, normalized, it
+-- starts like a spreadsheet formula (= + - @) or mixes Latin letters with Cyrillic or Greek ones
+-- (a look-alike of a real name, Unicode TS #39 "mixed script"): the row is quarantined (rule
+-- unsafe_text) rather than published under a name a reader would take for another or a formula.
+{% macro staging_unsafe_text_rule(columns) -%}
+    (false
+    {%- for canonical in columns %}
+        or regexp_matches({{ canonical }}, '^[=+@-]')
+        or (regexp_matches({{ canonical }}, '\p{Latin}')
+            and regexp_matches({{ canonical }}, '[\p{Cyrillic}\p{Greek}]'))
+    {%- endfor %})
+{%- endmacro %}
+
+-- The detail of unsafe_text: the first unsafe column and why (code points for look-alikes).
+{% macro staging_unsafe_text_detail(layout, columns) -%}
+    case
+    {%- for canonical in columns %}
+        when regexp_matches({{ canonical }}, '^[=+@-]') then
+            {{ sql_string(layout.label.get(canonical, canonical) ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || ' starts with ' || left({{ canonical }}, 1) || ', as a spreadsheet formula does'
+        when regexp_matches({{ canonical }}, '\p{Latin}')
+            and regexp_matches({{ canonical }}, '[\p{Cyrillic}\p{Greek}]') then
+            {{ sql_string(layout.label.get(canonical, canonical) ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || ' mixes Latin with Cyrillic or Greek letters (look-alikes): '
+            || array_to_string(list_transform(
+                string_split(regexp_replace({{ canonical }}, '[^\p{Cyrillic}\p{Greek}]', '', 'g'), '')
+                , lambda c: printf('U+%04X', unicode(c))), ' ')
+    {%- endfor %}
+    end
 {%- endmacro %}
 
 
@@ -372,6 +425,43 @@ where _rule is null
 {%- endmacro %}
 
 
+-- Plausible dates (docs/input_layouts.md, "Plausible dates"): an event date (a session, an
+-- admission, a claim's service) is implausible before the floor (var date_floor, IOP_DATE_FLOOR)
+-- or later than its file's landing date plus a tolerance (var future_tolerance_days): a year typed
+-- 2999 or 1899 is quarantined, so one row can never move the as-of date or stretch a mart over
+-- centuries. `checks` lists [canonical column, floor or none for the date floor]; birth dates use
+-- their own floor (1900-01-01). A null date or landing time is no violation here.
+{% macro date_floor(floor=none) -%}
+    date {{ sql_string(floor or var('date_floor')) }}
+{%- endmacro %}
+
+{% macro date_ceiling() -%}
+    (_landed_at::date + {{ var('future_tolerance_days') | int }})
+{%- endmacro %}
+
+{% macro staging_date_window_rule(checks) -%}
+    (false
+    {%- for canonical, floor in checks %}
+        or {{ canonical }} < {{ date_floor(floor) }} or {{ canonical }} > {{ date_ceiling() }}
+    {%- endfor %})
+{%- endmacro %}
+
+-- The detail of implausible_date: the first date out of the window, as delivered, and why.
+{% macro staging_date_window_detail(layout, checks) -%}
+    case
+    {%- for canonical, floor in checks %}
+        when {{ canonical }} < {{ date_floor(floor) }} then
+            {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || {{ sql_string(' is before ' ~ (floor or var('date_floor')) ~ ' (the date floor)') }}
+        when {{ canonical }} > {{ date_ceiling() }} then
+            {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
+            || ' is after the file''s landing date ' || strftime(_landed_at, '%Y-%m-%d')
+            || {{ sql_string(' + ' ~ (var('future_tolerance_days') | int) ~ ' days') }}
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+
 -- A normalized id column (null when blank).
 {% macro staging_id(layout, canonical) -%}
     {{ normalize_id(staging_col(layout, canonical)) }}
@@ -383,6 +473,7 @@ where _rule is null
 {%- set layout = staging_layout(
     name, 'attendance'
     , required=['client_id', 'level_of_care', 'session_date', 'minutes', 'attendance_status']) -%}
+{%- set window = [['session_date', none]] -%}
 with codes as (
     {{ staging_codes(layout) }}
 )
@@ -415,17 +506,21 @@ select
         when client_id is null then 'missing_client_id'
         when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
         when session_date is null then 'invalid_date'
+        when {{ staging_date_window_rule(window) }} then 'implausible_date'
         when level_of_care is null then 'unknown_level_of_care'
         when attendance_status is null then 'unknown_status'
         when minutes is null or minutes <= 0 then 'invalid_minutes'
+        when {{ staging_unsafe_text_rule(['program']) }} then 'unsafe_text'
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.session_date ~ ' is not ' ~ format_label(layout.date_format)) }}
+        when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
         when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
         when 'unknown_status' then {{ staging_detail(layout, 'attendance_status', 'is not ' ~ staging_expected(layout, 'attendance_status')) }}
         when 'invalid_minutes' then {{ staging_detail(layout, 'minutes', 'is not a whole number above 0') }}
+        when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['program']) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
@@ -436,6 +531,7 @@ from typed
 {% macro stage_census(name) -%}
 {%- set layout = staging_layout(
     name, 'census', required=['client_id', 'level_of_care', 'admit_date', 'discharge_date']) -%}
+{%- set window = [['admit_date', none], ['discharge_date', none]] -%}
 with codes as (
     {{ staging_codes(layout) }}
 )
@@ -467,15 +563,19 @@ select
         when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
         when admit_date is null then 'invalid_date'
         when discharge_date_text is not null and discharge_date is null then 'invalid_date'
+        when {{ staging_date_window_rule(window) }} then 'implausible_date'
         when level_of_care is null then 'unknown_level_of_care'
         when discharge_date < admit_date then 'invalid_date_range'
+        when {{ staging_unsafe_text_rule(['program']) }} then 'unsafe_text'
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['client_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.admit_date ~ ' or ' ~ layout.label.discharge_date ~ ' is blank or not ' ~ format_label(layout.date_format)) }}
+        when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
         when 'unknown_level_of_care' then {{ staging_detail(layout, 'level_of_care', 'is not ' ~ staging_expected(layout, 'level_of_care')) }}
         when 'invalid_date_range' then {{ sql_string(layout.label.discharge_date ~ ' is before ' ~ layout.label.admit_date) }}
+        when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['program']) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
@@ -487,6 +587,7 @@ from typed
 -- birth date, needed for age bands, never leaves core.persons.
 {% macro stage_roster(name) -%}
 {%- set layout = staging_layout(name, 'roster', required=['client_id', 'birth_date']) -%}
+{%- set window = [['birth_date', '1900-01-01']] -%}
 with typed as (
     select
         r as _raw
@@ -510,11 +611,15 @@ select
         when client_id is null then 'missing_client_id'
         when {{ staging_id_rule(layout, ['client_id', 'member_id']) }} then 'invalid_id'
         when birth_date is null then 'invalid_date'
+        when {{ staging_date_window_rule(window) }} then 'implausible_date'
+        when {{ staging_unsafe_text_rule(['payer']) }} then 'unsafe_text'
     end as _rule
     , case _rule
         when 'missing_client_id' then {{ sql_string(layout.label.client_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['client_id', 'member_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.birth_date ~ ' is not ' ~ format_label(layout.date_format)) }}
+        when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
+        when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
@@ -535,6 +640,8 @@ from typed
 {%- set raw_from = staging_col(layout, 'service_from_date', '_raw') -%}
 {%- set raw_to = staging_col(layout, 'service_to_date', '_raw') -%}
 {%- set claim_amounts = ['charge_amount', 'allowed_amount', 'paid_amount', 'units'] -%}
+{%- set window = [['service_from_date', none], ['service_to_date', none], ['received_date', none]]
+    + ([['adjudicated_date', none]] if 'adjudicated_date' in layout.column else []) -%}
 with typed as (
     select
         r as _raw
@@ -580,20 +687,24 @@ select
             or (nullif(trim({{ raw_to }}), '') is not null
                 and {{ parse_date('trim(' ~ raw_to ~ ')', date_format) }} is null)
             or received_date is null then 'invalid_date'
+        when {{ staging_date_window_rule(window) }} then 'implausible_date'
         when claim_frequency_code is null or claim_frequency_code not in ('1', '7', '8')
             then 'invalid_frequency_code'
         when claim_id is null or line_number is null then 'missing_claim_key'
         when service_to_date < service_from_date then 'invalid_date_range'
         when {{ staging_amount_rule(layout, claim_amounts) }} then 'invalid_amount'
+        when {{ staging_unsafe_text_rule(['payer']) }} then 'unsafe_text'
     end as _rule
     , case _rule
         when 'missing_member_id' then {{ sql_string(layout.label.member_id ~ ' is blank') }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
         when 'invalid_date' then {{ sql_string(layout.label.service_from_date ~ ', ' ~ layout.label.service_to_date ~ ' or ' ~ layout.label.received_date ~ ' is not ' ~ format_label(date_format)) }}
+        when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
         when 'invalid_frequency_code' then {{ staging_detail(layout, 'claim_frequency_code', 'is not 1, 7 or 8') }}
         when 'missing_claim_key' then {{ sql_string(layout.label.claim_id ~ ' or ' ~ layout.label.line_number ~ ' is blank or not a number') }}
         when 'invalid_date_range' then {{ sql_string(layout.label.service_to_date ~ ' is before ' ~ layout.label.service_from_date) }}
         when 'invalid_amount' then {{ staging_amount_detail(layout, claim_amounts) }}
+        when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
@@ -606,6 +717,8 @@ from typed
 {%- set layout = staging_layout(
     name, 'remittance', required=['claim_id', 'line_number', 'service_date']) -%}
 {%- set remittance_amounts = ['charge_amount', 'paid_amount', 'adjustment_amount', 'units'] -%}
+{%- set window = [['service_date', none]]
+    + ([['payment_date', none]] if 'payment_date' in layout.column else []) -%}
 with typed as (
     select
         r as _raw
@@ -638,14 +751,18 @@ select
     , case
         when claim_id is null or line_number is null then 'missing_claim_key'
         when service_date is null then 'invalid_date'
+        when {{ staging_date_window_rule(window) }} then 'implausible_date'
         when {{ staging_id_rule(layout, ['member_id']) }} then 'invalid_id'
         when {{ staging_amount_rule(layout, remittance_amounts) }} then 'invalid_amount'
+        when {{ staging_unsafe_text_rule(['payer']) }} then 'unsafe_text'
     end as _rule
     , case _rule
         when 'missing_claim_key' then 'CLP01 claim id or line number is missing'
         when 'invalid_date' then 'service date is missing or not a valid date'
+        when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
         when 'invalid_id' then {{ staging_id_detail(layout, ['member_id']) }}
         when 'invalid_amount' then {{ staging_amount_detail(layout, remittance_amounts) }}
+        when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
     , case when _rule is not null then to_json(_raw) end as _raw_record
 from typed
