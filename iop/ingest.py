@@ -406,6 +406,7 @@ def ingest_file(settings: IopSettings, landed: LandedFile) -> dict:
             sha256=landed.sha256,
             landed_at=landed.landed_at,
             out_path=staging_path,
+            x12_strict=bool(settings.x12_strict),
         )
     except RejectedFile as rejection:
         entry.update(status="rejected", error=redact(rejection, _names(landed)))

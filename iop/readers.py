@@ -142,8 +142,12 @@ def convert_to_raw_parquet(
     sha256: str,
     landed_at: datetime,
     out_path: Path,
+    x12_strict: bool = False,
 ) -> RawConversion:
-    """Read one landed file whole and write its raw Parquet; `RejectedFile` if it can't be."""
+    """Read one landed file whole and write its raw Parquet; `RejectedFile` if it can't be.
+
+    X12 is read tolerantly unless `x12_strict` (IOP_X12_STRICT=1): control-count and
+    control-number mismatches and a non-fixed-width ISA become warnings, not a rejection."""
     path, out_path = Path(path), Path(out_path)
     if not layouts_for_feed(feed):
         raise RejectedFile(f"{relative}: no layout is defined for feed {feed!r}")
@@ -153,7 +157,12 @@ def convert_to_raw_parquet(
     with path.open("rb") as handle:
         magic = handle.read(8)
     if feed == "claims" and _looks_like_x12(path):
-        header, table, result = _read_x12(path, relative)
+        header, table, result = _read_x12(path, relative, strict=x12_strict)
+    elif _looks_like_x12_without_isa(path):
+        raise RejectedFile(
+            f"{relative}: X12 without an ISA interchange header: the file starts with X12 "
+            "segments but no ISA; land the whole interchange (ISA ... IEA)"
+        )
     elif magic.startswith(ZIP_MAGIC):
         header, table, result = _read_xlsx(path, feed, relative)
     elif magic.startswith(OLE_MAGIC):
@@ -178,12 +187,29 @@ def _looks_like_x12(path: Path) -> bool:
     return start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"ISA")
 
 
-def _read_x12(path: Path, relative: str) -> tuple[_Header, pa.Table, RawConversion]:
+# The first segment of an interchange stripped of its ISA: a GS, ST or one of the segments of
+# an 837/835 body, then an element separator (X12 allows any non-alphanumeric; these are used).
+X12_BODY_START = re.compile(
+    rb"(?:GS|ST|BHT|HL|NM1|CLM|SV1|SV2|BPR|TRN|CLP|SVC|SE|GE|IEA)[*|^~!](?:[^\r\n,;\t]*)[~\r\n]"
+)
+
+
+def _looks_like_x12_without_isa(path: Path) -> bool:
+    """X12 segments where an interchange should start with ISA (a truncated or hand-cut file):
+    rejected with an X12 message rather than a CSV header's."""
+    with path.open("rb") as handle:
+        start = handle.read(512)
+    return X12_BODY_START.match(start.removeprefix(b"\xef\xbb\xbf").lstrip()) is not None
+
+
+def _read_x12(
+    path: Path, relative: str, *, strict: bool = False
+) -> tuple[_Header, pa.Table, RawConversion]:
     """837P/837I service lines → the canonical claim-line layout; 835 SVC lines → remittance."""
     from iop.x12 import X12Error, parse_x12
 
     try:
-        parsed = parse_x12(path)
+        parsed = parse_x12(path, strict=strict)
     except X12Error as error:
         raise RejectedFile(f"{relative}: malformed X12: {error}") from error
     kinds = {"837": bool(parsed.claim_lines), "835": bool(parsed.remittance_lines)}
