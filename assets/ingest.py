@@ -58,7 +58,7 @@ def raw_landed_files(context: AssetExecutionContext, settings: IopSettings) -> M
     description=(
         "The raw layer dbt reads: raw.registry, one row per landed file content (hash, feed, "
         "layout, rows read, status, rejection reason, warnings) and per ignored file (lock, "
-        "hidden, empty, excluded or misplaced, with the reason); raw.deliveries, one row per "
+        "hidden, excluded or misplaced, with the reason); raw.deliveries, one row per "
         "delivery (path, content hash, modification and first-seen times, routing error); the "
         "raw.<layout> views over the "
         "ingested Parquet files; raw.site_<seed>, the site's value-set additions from "

@@ -18,11 +18,12 @@ re-sent export) are one content but two deliveries, and a file in a folder that 
 delivery with an error naming the closest feed.
 
 Nothing under landing/ is passed over silently (`ignored_entries`): a lock or temporary file
-(`~$x.csv`), a hidden name (`.x.csv`), an empty file, a file directly in landing/ or in a folder
-that is no feed, and a file listed in `landing/.exclude` are registered with status `ignored` and
-the reason. What landing/ holds is what counts: a content no longer in a feed folder (the file was
-removed, or corrected under the same name) or listed in `landing/.exclude` is no longer read at the
-next refresh (status `removed` or `excluded`; its raw Parquet stays, unread).
+(`~$x.csv`), a hidden name (`.x.csv`), a file directly in landing/ or in a folder that is no feed,
+and a file listed in `landing/.exclude` are registered with status `ignored` and the reason (an
+empty file is a delivery like any other, rejected: "empty file (0 bytes)"). What landing/ holds is
+what counts: a content no longer in a feed folder (the file was removed, or corrected under the
+same name) or listed in `landing/.exclude` is no longer read at the next refresh (status `removed`
+or `excluded`; its raw Parquet stays, unread).
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def is_excluded(relative: str, patterns: list[str]) -> bool:
     )
 
 
-def ignore_reason(path: Path, relative: str, size: int, patterns: list[str]) -> str | None:
+def ignore_reason(path: Path, relative: str, patterns: list[str]) -> str | None:
     """Why a file in a feed folder is not a delivery to read, or None when it is one."""
     name = path.name
     parts = relative.split("/")
@@ -179,9 +180,7 @@ def ignore_reason(path: Path, relative: str, size: int, patterns: list[str]) -> 
         return "hidden name (starts with a dot): not read; rename it to have it read"
     if is_excluded(relative, patterns):
         return f"listed in landing/{EXCLUDE_FILE}: not read"
-    if size == 0:
-        return "empty file (0 bytes): nothing to read"
-    return None
+    return None  # an empty file is a delivery, rejected with its reason (empty file (0 bytes))
 
 
 def _fingerprint(stat: os.stat_result) -> list[int]:
@@ -224,7 +223,7 @@ def scan_landing(settings: IopSettings) -> list[LandedFile]:
         for path in _landed_paths(folder):
             stat = path.stat()
             relative = path.relative_to(landing).as_posix()
-            if ignore_reason(path, relative, stat.st_size, patterns):
+            if ignore_reason(path, relative, patterns):
                 continue  # registered as ignored (ignored_entries)
             fingerprint = _fingerprint(stat)
             now_ns = time.time_ns()
@@ -283,7 +282,7 @@ def ignored_entries(settings: IopSettings) -> list[dict]:
         if feed is None:
             reason = unrouted_error(parts[0] if len(parts) > 1 else None)
         else:
-            reason = ignore_reason(path, relative, stat.st_size, patterns)
+            reason = ignore_reason(path, relative, patterns)
         if reason is None:
             continue
         entries.append(

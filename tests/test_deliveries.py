@@ -173,6 +173,9 @@ def test_feed_folders_match_case_insensitively_and_strays_name_the_closest_feed(
         ("Attendance/w.csv", "attendance", "ingested"),
         ("Claims/c.csv", "claims", "ingested"),
         ("ROSTER/r.csv", "roster", "ingested"),
+        # not read, but not passed over in silence either (the reason is the delivery's error)
+        ("attendence/w2.csv", None, "ignored"),
+        ("claims.csv", None, "ignored"),
     ]
     rows = query(
         data_dir,

@@ -296,8 +296,16 @@ def test_every_file_under_landing_has_a_row_in_landed_files(runs):
     assert "hidden name" in ignored["attendance/..hidden.csv"]
     assert "not in a feed folder" in ignored["loose.csv"]
     assert "closest is 'attendance'" in ignored["attendence/misspelt.csv"]
-    assert "empty file" in ignored["census/empty.csv"]
-    assert "empty file" in ignored["claims/empty.csv"]
+    # the two 0-byte files are one content, rejected with the reason (audit.deliveries has both)
+    empty = [row for row in landed.values() if row[2] == file_sha256(landing / "census/empty.csv")]
+    assert len(empty) == 1 and empty[0][0] == "rejected" and "empty file (0 bytes)" in empty[0][1]
+    deliveries = query(
+        data_dir, "select source_file, status from audit.deliveries where file_bytes = 0"
+    )
+    assert sorted(deliveries) == [
+        ("census/empty.csv", "rejected"),
+        ("claims/empty.csv", "rejected"),
+    ]
     statuses = {row[0] for row in landed.values()}
     assert statuses <= {"ingested", "ignored", "rejected", "superseded"}
 

@@ -1,6 +1,6 @@
 -- Every landed file content with its status and its exact row accounting: the registry (what was
 -- delivered and how ingest judged it) joined to audit.row_accounting (what staging made of it).
--- Every file under landing/ that is not read (lock, hidden, empty, excluded, misplaced) is a row
+-- Every file under landing/ that is not read (lock, hidden, excluded, misplaced) is a row
 -- too, with status ignored and the reason: nothing in landing/ goes unmentioned.
 -- Grain: one row per landed file content (SHA-256), rejected, superseded, removed and excluded
 -- files included, plus one row per ignored file (path).
