@@ -48,7 +48,13 @@ with starts as (
 )
 
 , as_of as (
-    select max(session_date) as as_of_date from {{ ref('core__sessions') }}
+    -- the latest session date; without attendance (a claims-only deployment) the latest day of
+    -- any care span. No accepted date is over IOP_FUTURE_TOLERANCE_DAYS after its file landed
+    -- (staging's implausible_date rule): one mistyped row cannot move it.
+    select coalesce(
+        (select max(session_date) from {{ ref('core__sessions') }})
+        , (select max(span_end) from {{ ref('core__care_spans') }})
+    ) as as_of_date
 )
 
 , episodes as (
