@@ -157,21 +157,29 @@ where _rule is null
 {% macro staging_unsafe_text_rule(columns) -%}
     (false
     {%- for canonical in columns %}
-        or regexp_matches({{ canonical }}, '^[=+@-]')
-        or (regexp_matches({{ canonical }}, '\p{Latin}')
-            and regexp_matches({{ canonical }}, '[\p{Cyrillic}\p{Greek}]'))
+        or {{ formula_start(canonical) }} or {{ mixed_script(canonical) }}
     {%- endfor %})
+{%- endmacro %}
+
+{#- Cheap tests first: a first character compared, and scripts looked at only in non-ASCII text. #}
+{% macro formula_start(expression) -%}
+    (left({{ expression }}, 1) in ('=', '+', '-', '@'))
+{%- endmacro %}
+
+{% macro mixed_script(expression) -%}
+    (strlen({{ expression }}) <> length({{ expression }})
+        and regexp_matches({{ expression }}, '[\p{Cyrillic}\p{Greek}]')
+        and regexp_matches({{ expression }}, '\p{Latin}'))
 {%- endmacro %}
 
 -- The detail of unsafe_text: the first unsafe column and why (code points for look-alikes).
 {% macro staging_unsafe_text_detail(layout, columns) -%}
     case
     {%- for canonical in columns %}
-        when regexp_matches({{ canonical }}, '^[=+@-]') then
+        when {{ formula_start(canonical) }} then
             {{ sql_string(layout.label.get(canonical, canonical) ~ ' ') }} || {{ staging_value(layout, canonical) }}
             || ' starts with ' || left({{ canonical }}, 1) || ', as a spreadsheet formula does'
-        when regexp_matches({{ canonical }}, '\p{Latin}')
-            and regexp_matches({{ canonical }}, '[\p{Cyrillic}\p{Greek}]') then
+        when {{ mixed_script(canonical) }} then
             {{ sql_string(layout.label.get(canonical, canonical) ~ ' ') }} || {{ staging_value(layout, canonical) }}
             || ' mixes Latin with Cyrillic or Greek letters (look-alikes): '
             || array_to_string(list_transform(
