@@ -510,9 +510,10 @@ def sync_registry(
                     partition by source_file, status = 'ignored'
                     order by ingested_at desc, landed_at desc
                 ) > 1 then 'superseded'
-                -- what landing/ no longer holds (or excludes) is no longer read
-                when excluded then 'excluded'
-                when not present then 'removed'
+                -- what landing/ no longer holds (or excludes) is no longer read; a content still
+                -- present under another, not excluded, name is read
+                when not present::boolean then
+                    case when excluded::boolean then 'excluded' else 'removed' end
                 else status
             end::varchar as status
             , error::varchar as error

@@ -328,3 +328,72 @@ def test_an_excluded_then_removed_poison_file_leaves_at_the_next_refresh(runs):
     assert removed["sessions"] == 0
     assert not any(q[0] == poison for q in removed["quarantine"])
     assert removed["published"] == excluded["published"]
+
+
+def test_ignore_reasons_and_exclude_patterns(tmp_path):
+    from iop import ingest
+    from iop.settings import IopSettings
+
+    settings = IopSettings(data_dir=str(tmp_path))
+    settings.landing_dir.mkdir(parents=True)
+    (settings.landing_dir / ".exclude").write_text(
+        "# comment\n\nclaims/*_old.csv\npoison.csv\n  attendance/bad/  \n"
+    )
+    patterns = ingest.exclude_patterns(settings)
+    assert patterns == ["claims/*_old.csv", "poison.csv", "attendance/bad/"]
+    cases = {
+        "attendance/~$w.xlsx": "lock or temporary",
+        "attendance/.~lock.w.csv#": "lock or temporary",
+        "claims/c.csv.part": "lock or temporary",
+        "claims/c.tmp": "lock or temporary",
+        "attendance/.w.csv": "hidden name",
+        "attendance/.sub/w.csv": "hidden name",
+        "claims/c_old.csv": "landing/.exclude",
+        "census/deep/poison.csv": "landing/.exclude",
+        "attendance/bad/w.csv": "landing/.exclude",
+        "claims/c.csv": None,
+        "claims/c_old.csv.bak": None,
+        "attendance/w~x.csv": None,
+    }
+    for relative, reason in cases.items():
+        got = ingest.ignore_reason(Path(relative), relative, patterns)
+        assert (got is None) if reason is None else (reason in got), (relative, got)
+
+
+def test_registry_status_follows_what_landing_holds(tmp_path):
+    """Removed, excluded, corrected and copied files, judged at sync time without a Dagster run."""
+    from iop import ingest
+    from iop.settings import IopSettings
+
+    settings = IopSettings(data_dir=str(tmp_path))
+    landing = settings.landing_dir
+    rows = b.vendor_b_sessions("B-000001", "IOP", [DAY])
+    for name in ("gone.csv", "excluded.csv", "copied.csv", "fixed.csv"):
+        b.write_csv(landing / "attendance" / name, "attendance_vendor_b", rows)
+        rows = rows + b.vendor_b_sessions("B-000002", "IOP", [DAY])  # distinct contents
+    ingest.ingest_files(settings, ingest.scan_landing(settings))
+    (landing / "attendance/gone.csv").unlink()
+    (landing / ".exclude").write_text("excluded.csv\ncopied.csv\n")
+    copy = (landing / "attendance/copied.csv").read_bytes()
+    (landing / "attendance/copy_of_copied.csv").write_bytes(copy)  # same content, not excluded
+    fixed = b.vendor_b_sessions("B-000003", "IOP", [DAY])
+    b.write_csv(landing / "attendance/fixed.csv", "attendance_vendor_b", fixed)
+    ingest.ingest_files(settings, ingest.scan_landing(settings))
+
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    ingest.sync_registry(con, settings)
+    statuses = con.execute(
+        "select source_file, status from raw.registry order by source_file, ingested_at"
+    ).fetchall()
+    assert statuses == [
+        ("attendance/copied.csv", "ingested"),  # its content is still landed under another name
+        ("attendance/excluded.csv", "excluded"),
+        ("attendance/fixed.csv", "superseded"),
+        ("attendance/fixed.csv", "ingested"),
+        ("attendance/gone.csv", "removed"),
+    ]
+    read = con.execute(
+        "select count(distinct _source_file) from raw.attendance_vendor_b"
+    ).fetchone()
+    assert read == (2,)
