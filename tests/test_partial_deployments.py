@@ -70,6 +70,12 @@ def test_claims_only_builds_and_publishes(claims_only):
     published = _published(data_dir)
     assert set(published) == set(MARTS)
     assert published["episodes"] > 0  # claims-only episodes
+    # without sessions the as-of date is the latest care-span day, so openness is decided
+    nulls, episodes = query(
+        data_dir, "select count(*) filter (where is_open is null), count(*) from core.episodes"
+    )[0]
+    assert nulls == 0 and episodes > 0
+    assert query(data_dir, "select count(distinct as_of_date) from core.episodes") == [(1,)]
     for table in ("staging.attendance", "core.sessions", "staging.roster", "staging.census"):
         statuses = _latest_status(data_dir, table)
         assert statuses, table
