@@ -39,6 +39,7 @@ EXPECTED_ASSETS = {
     "audit/quarantine",
     "audit/row_accounting",
     "audit/deliveries",
+    "audit/claim_versions",
     "core/persons",
     "core/sessions",
     "core/census",
