@@ -161,7 +161,7 @@ def transaction_837(
         _segment("BHT", "0019", "00", f"B{number:07d}", _d8(sent), "0800", "CH"),
         _segment("NM1", "41", "2", "IOP BILLING OFFICE", "", "", "", "", "46", SUBMITTER),
         _segment("PER", "IC", "BILLING OFFICE", "TE", "5555550100"),
-        _segment("NM1", "40", "2", payer.upper(), "", "", "", "", "46", payer_id),
+        _segment("NM1", "40", "2", payer, "", "", "", "", "46", payer_id),
     ]
     hl = 0
     by_billing: dict[str, list[X12Claim]] = defaultdict(list)
@@ -183,7 +183,7 @@ def transaction_837(
                 _segment("HL", str(hl), str(parent), "22", "0"),
                 _segment("SBR", "P", "18", "", "", "", "", "", "", "MB"),
                 _segment("NM1", "IL", "1", "MEMBER", "", "", "", "", "MI", claim.member_id),
-                _segment("NM1", "PR", "2", payer.upper(), "", "", "", "", "PI", payer_id),
+                _segment("NM1", "PR", "2", payer, "", "", "", "", "PI", payer_id),
             ]
             seg += _claim_837(kind, claim)
     seg.append(_segment("SE", str(len(seg) + 1), st))
@@ -253,7 +253,7 @@ def transaction_835(
         ),
         _segment("TRN", "1", f"P{number:09d}", "1512345678"),
         _segment("DTM", "405", _d8(paid)),
-        _segment("N1", "PR", payer.upper()),
+        _segment("N1", "PR", payer),
         _segment("N3", "PO BOX 1"),
         _segment("N4", "CAPITAL CITY", "IL", "627010000"),
         _segment("N1", "PE", "IOP PROVIDER", "XX", payee_npi),
