@@ -356,6 +356,18 @@ def generate(
             "claims_<payer>_YYYYMMDD.csv) are under holdback/<feed>/; truth covers them too",
         },
         "holdback_files": sorted(holdback_files),
+        "x12": {
+            "payers": [PAYERS[p] for p in x12w.X12_PAYERS],
+            "claim_files": x12_files["files"] + x12_files["files_holdback"],
+            "service_lines": x12_files["rows"],
+            "remittance_files": x12_files.get("remittance_files", 0)
+            + x12_files.get("remittance_files_holdback", 0),
+            "remittance_lines": x12_files.get("remittance_rows", 0),
+            "rule": "these payers' claims are 837P/837I files (claims_<payer>_YYYYMM.837p/.837i) "
+            "with 835 remittances (remittance_<payer>_YYYYMM.835) instead of CSV; rows.claims "
+            "counts their service lines; corrections under the original's CLM01, REF*F8 = the "
+            "payer's ICN from the 835 (docs/x12.md)",
+        },
         "truth": {**summary.truth, "claim_defects": n_defects},
         "person_id_scheme": "client:<client_id> for EHR clients; member:<payer>:<member_id> "
         "for claims-only members, payer spelled as in the claims (e.g. Medicaid)",
