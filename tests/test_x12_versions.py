@@ -207,7 +207,7 @@ def test_unresolved_versions_are_a_warning_in_the_quality_results_and_marts_publ
         run,
         "select table_name, observed_value, status, severity from audit.check_results "
         "where check_name = 'claim_versions_resolved'",
-    ) == [("staging.claims", "2", "failed", "warning")]
+    ) == [("core.claim_lines", "2", "failed", "warning")]
     assert (run / "marts.duckdb").exists()
     assert query(
         run, "select count(*) from core.claim_lines where claim_id in ('V1', 'W1', 'W2', 'P900')"
