@@ -13,7 +13,8 @@
 --   extract, where the claim id is the payer's number).
 -- A chain's final version is the last version of a claim id no other claim id links to, the latest
 -- received of those (then 8 > 7 > 1, then the highest claim id). A 7/8 that links to nothing is kept
--- (a chain of its own, rooted at the id it names) and flagged unresolved_version with the reason.
+-- (a chain of its own, rooted at the id it names) and flagged unresolved_version with the reason;
+-- so are claim ids whose links run in a cycle (no chain start reaches them).
 -- Set-based: one aggregate, window functions and a recursive join over claim ids.
 {% macro claim_versions(claims, remittances) -%}
 with delivered as (
@@ -130,6 +131,9 @@ with delivered as (
                     else 'original_claim_id ' || o.original_claim_id || ' matches no payer claim'
                         || ' control number of an 835 (CLP07) and no claim id'
                 end
+            when ch.claim_id is null
+                then 'claim id ' || o.claim_id || ' links back to itself through original_claim_id'
+                    || ' (a cycle of replacements); kept as a chain of its own'
             when o.version_number > 1
                 and (o.member_id is distinct from o.first_member_id
                     or coalesce(o.billing_npi, '') <> o.first_billing_npi)
@@ -137,7 +141,8 @@ with delivered as (
                     || ' provider; taken as a later version of it'
         end as unresolved_reason
         , o.version_number = o.versions_of_claim
-            and o.claim_id not in (select parent_claim_id from edges) as is_candidate
+            and (ch.claim_id is null or o.claim_id not in (select parent_claim_id from edges))
+            as is_candidate
         , o.landed_at
         , o.source_file
     from ordered as o
