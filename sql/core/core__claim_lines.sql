@@ -51,8 +51,15 @@ with versions as (
         , bool_or(r.claim_status = '22') as has_reversal
         , bool_and(r.claim_status = '4') as all_denied
     from lines as l
-    join remittances as r
-        on (r.claim_id = l.claim_id or r.payer_claim_control_number = l.claim_id)
+    -- two equi-joins rather than one join on `a or b`, which DuckDB runs as a nested loop
+    join (
+        select claim_id as matched_id, * from remittances
+        union all
+        select payer_claim_control_number, * from remittances
+        where payer_claim_control_number is not null
+            and payer_claim_control_number is distinct from claim_id
+    ) as r
+        on r.matched_id = l.claim_id
         and r.procedure_code = l.procedure_code
         and r.service_date between l.service_from_date and l.service_to_date
     group by all

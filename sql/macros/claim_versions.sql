@@ -88,12 +88,17 @@ with delivered as (
     select claim_id, parent_claim_id from heads where parent_claim_id is not null
 )
 
+-- claim ids another claim id links to (replaced or voided by it)
+, parents as (
+    select distinct parent_claim_id as claim_id from edges
+)
+
 , chains as (
     with recursive walk (claim_id, root_claim_id, depth) as (
         select c.claim_id, coalesce(h.remitted_claim_id, h.original_claim_id, c.claim_id), 0
         from claim_ids as c
         left join heads as h on h.claim_id = c.claim_id
-        where c.claim_id not in (select claim_id from edges)
+        where h.parent_claim_id is null
         union all
         select e.claim_id, w.root_claim_id, w.depth + 1
         from edges as e
@@ -141,13 +146,13 @@ with delivered as (
                     || ' provider; taken as a later version of it'
         end as unresolved_reason
         , o.version_number = o.versions_of_claim
-            and (ch.claim_id is null or o.claim_id not in (select parent_claim_id from edges))
-            as is_candidate
+            and (ch.claim_id is null or replaced.claim_id is null) as is_candidate
         , o.landed_at
         , o.source_file
     from ordered as o
     left join heads as h on h.claim_id = o.claim_id
     left join chains as ch on ch.claim_id = o.claim_id
+    left join parents as replaced on replaced.claim_id = o.claim_id
 )
 
 , finals as (
