@@ -193,7 +193,8 @@ def transaction_837(
 def _claim_837(kind: str, claim: X12Claim) -> list[str]:
     total = _sum([line.charge for line in claim.lines])
     where = COMP.join([claim.facility, "B" if kind == "P" else "A", claim.frequency])
-    seg = [_segment("CLM", claim.claim_id, total, "", "", where, "Y", "A", "Y", "Y")]
+    signature = "Y" if kind == "P" else ""  # CLM06 (provider signature) is 837P only
+    seg = [_segment("CLM", claim.claim_id, total, "", "", where, signature, "A", "Y", "Y")]
     if kind == "I":
         start = min(line.from_date for line in claim.lines)
         end = max(line.to_date for line in claim.lines)
