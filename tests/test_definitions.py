@@ -42,6 +42,7 @@ EXPECTED_ASSETS = {
     "audit/row_accounting",
     "audit/feed_coverage",
     "audit/deliveries",
+    "audit/claim_versions",
     "core/persons",
     "core/sessions",
     "core/census",

@@ -21,6 +21,7 @@ import pytest
 
 from iop.generator import generate
 from iop.generator.cli import main
+from iop.x12 import parse_x12
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "sql" / "seeds"
@@ -201,12 +202,35 @@ def load(root: Path) -> dict:
             rec["_top"], rec["_file"], rec["_row"] = top, rel, i
             rows[layout].append(rec)
     frames = {k: pd.DataFrame(v) for k, v in rows.items()}
+    frames["claims_x12"] = pd.DataFrame(read_x12_claims(root))
     truth = {
         name: pd.read_csv(root / "truth" / f"{name}.csv", dtype=str, keep_default_na=False)
         for name in ("persons", "episodes", "transitions", "bad_rows", "claim_defects")
     }
     manifest = json.loads((root / "truth" / "manifest.json").read_text())
     return dict(files=files, frames=frames, invalid=invalid, truth=truth, manifest=manifest)
+
+
+def read_x12_claims(root: Path) -> list[dict]:
+    """Claim lines of every 837 file, read with the project's X12 reader (not generator code)."""
+    lines = []
+    for top in ("landing", "holdback"):
+        for path in sorted((root / top).rglob("*.837*")):
+            for line in parse_x12(path).claim_lines:
+                lines.append(
+                    {**line, "_top": top, "_file": path.relative_to(root / top).as_posix()}
+                )
+    return lines
+
+
+def x12_service_lines(root: Path) -> int:
+    """SV1/SV2 segments of every 837 under landing/, by a plain split."""
+    total = 0
+    for path in (root / "landing").rglob("*.837*"):
+        text = path.read_text()
+        segments = (s.strip().split(text[3])[0] for s in text.split(text[105]))
+        total += sum(1 for s in segments if s in ("SV1", "SV2"))
+    return total
 
 
 def classify_codes() -> tuple[dict, dict]:
@@ -234,6 +258,17 @@ def final_claim_lines(claims: pd.DataFrame) -> pd.DataFrame:
     final = versions.groupby("root").tail(1)
     final = final[final.claim_frequency_code != "8"]
     return c[c.claim_id.isin(set(final.claim_id))]
+
+
+def final_x12_lines(claims: pd.DataFrame) -> pd.DataFrame:
+    """837 versions the real way (docs/x12.md): a replacement or void is sent under the same
+    CLM01, so a claim id's versions are ordered by received date (BHT04); the latest is final,
+    a void leaves no lines."""
+    keys = ["claim_id", "received_date", "claim_frequency_code"]
+    versions = claims.drop_duplicates(keys).sort_values(keys)
+    final = versions.groupby("claim_id").tail(1)
+    final = final[final.claim_frequency_code != "8"]
+    return claims.merge(final[keys], on=keys)
 
 
 def days_of(frm: str, to: str) -> list[dt.date]:
@@ -296,7 +331,7 @@ def rederive(w: dict) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
     member_to_client = {
         m: "client:" + c for m, c in zip(roster.member_id, roster.client_id, strict=True) if m
     }
-    fin = final_claim_lines(f["claims_csv"])
+    fin = pd.concat([final_claim_lines(f["claims_csv"]), final_x12_lines(f["claims_x12"])])
     fin = fin.assign(
         level=[
             proc.get(p) or rev.get(r)
@@ -713,5 +748,37 @@ def test_cli_and_summary(tmp_path, capsys):
     files = list((tmp_path / "landing" / "attendance").glob("*.csv"))
     assert files and all("2025" in f.name for f in files)
     total = sum(f.read_text().count("\n") - 1 for f in (tmp_path / "landing").rglob("*.csv"))
+    total += x12_service_lines(tmp_path)
     assert total == sum(v["total"] for v in manifest["rows"].values())
     assert main(["--clients", "0", "--seed", "3", "--out", str(tmp_path)]) == 2
+
+
+def test_x12_claims_carry_versions_the_real_way(runs, world):
+    """Medicare's claims are 837P/837I files with 835 remittances. A replacement or void is sent
+    under the CLM01 of the claim it corrects, with REF*F8 = the payer's claim control number of
+    the version it corrects: a number no 837 contains, found only as CLP07 of an 835 whose CLP01
+    is that CLM01 (the first one paid, the reversal when corrected)."""
+    root = runs["a"][0]
+    claims = world["frames"]["claims_x12"]
+    assert set(claims.claim_type) == {"professional", "institutional"}
+    assert set(claims.payer) == {"Medicare"}
+    remits = pd.DataFrame(
+        [
+            line
+            for top in ("landing", "holdback")
+            for path in sorted((root / top).rglob("*.835"))
+            for line in parse_x12(path).remittance_lines
+        ]
+    )
+    icn_claim = dict(zip(remits.payer_claim_control_number, remits.claim_id, strict=False))
+    corrections = claims[claims.claim_frequency_code != "1"].drop_duplicates("claim_id")
+    assert len(corrections) > 0 and (corrections.original_claim_id != "").all()
+    assert set(corrections.original_claim_id).isdisjoint(set(claims.claim_id))
+    for r in corrections.itertuples(index=False):
+        assert icn_claim[r.original_claim_id] == r.claim_id
+        earlier = claims[(claims.claim_id == r.claim_id) & (claims.received_date < r.received_date)]
+        assert len(earlier) > 0
+    reversed_icns = set(remits[remits.claim_status == "22"].payer_claim_control_number)
+    assert reversed_icns == set(corrections.original_claim_id)
+    # no CSV file carries a Medicare claim
+    assert "Medicare" not in set(world["frames"]["claims_csv"].payer)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from iop.generator import claim_chains as chains
 from iop.generator import claims as cl
+from iop.generator import x12_writer as x12w
 from iop.generator.common import LEVELS, PAYERS, DateVocab, from_day, to_day
 from iop.generator.defects import plant_bad_rows
 from iop.generator.frames import (
@@ -211,10 +212,31 @@ def generate(
         roster_frame(persons, vocab, client_ids, member_ids),
         census_frame(census, persons, vocab, cutoff, client_ids),
     ]
+    # part of the claims (X12_PAYERS) is exchanged as 837P/837I/835 instead of CSV
+    x12 = x12w.x12_versions(cset, persons)
     frames.append(
         claims_frame(
-            cset, persons, vocab, cutoff, npis, member_ids, dxv + list(cl.NOISE_DX), r_frames
+            cset,
+            persons,
+            vocab,
+            cutoff,
+            npis,
+            member_ids,
+            dxv + list(cl.NOISE_DX),
+            r_frames,
+            csv_versions=~x12,
         )
+    )
+    x12_files = x12w.write_x12_claims(
+        cset,
+        persons,
+        x12,
+        npis=npis,
+        member_ids=mids.tolist(),
+        dx_vocab=dxv + list(cl.NOISE_DX),
+        cutoff=cutoff,
+        landing=landing,
+        holdback=holdback,
     )
     next_claim = int(cset.claim_no.max()) + 1 if cset.claim_no.size else 1
 
@@ -235,6 +257,18 @@ def generate(
         bad_records["file"] += [frame.file_path(int(i)) for i in extras.file]
         bad_records["row_number"] += res["row_number"].tolist()
         bad_records["rule"] += extras.rule.tolist()
+    summary.rows["claims"] = summary.rows.get("claims", 0) + x12_files["rows"]
+    summary.rows_holdback["claims"] = (
+        summary.rows_holdback.get("claims", 0) + x12_files["rows_holdback"]
+    )
+    summary.files["claims"] = summary.files.get("claims", 0) + x12_files["files"]
+    summary.files["claims"] += x12_files.get("remittance_files", 0)
+    summary.files_holdback["claims"] = (
+        summary.files_holdback.get("claims", 0)
+        + x12_files["files_holdback"]
+        + x12_files.get("remittance_files_holdback", 0)
+    )
+    holdback_files += x12_files["holdback_files"]
 
     # ---- truth --------------------------------------------------------------------------
     summary.as_of_date = from_day(as_of).isoformat()
@@ -269,7 +303,7 @@ def generate(
             for k, v in bad_records.items()
         },
     )
-    n_defects = _write_claim_defects(truth_dir / "claim_defects.csv", cset, pids)
+    n_defects = _write_claim_defects(truth_dir / "claim_defects.csv", cset, pids, x12)
 
     summary.truth = {
         "persons": int(keep.sum()),
@@ -322,6 +356,18 @@ def generate(
             "claims_<payer>_YYYYMMDD.csv) are under holdback/<feed>/; truth covers them too",
         },
         "holdback_files": sorted(holdback_files),
+        "x12": {
+            "payers": [PAYERS[p] for p in x12w.X12_PAYERS],
+            "claim_files": x12_files["files"] + x12_files["files_holdback"],
+            "service_lines": x12_files["rows"],
+            "remittance_files": x12_files.get("remittance_files", 0)
+            + x12_files.get("remittance_files_holdback", 0),
+            "remittance_lines": x12_files.get("remittance_rows", 0),
+            "rule": "these payers' claims are 837P/837I files (claims_<payer>_YYYYMM.837p/.837i) "
+            "with 835 remittances (remittance_<payer>_YYYYMM.835) instead of CSV; rows.claims "
+            "counts their service lines; corrections under the original's CLM01, REF*F8 = the "
+            "payer's ICN from the 835 (docs/x12.md)",
+        },
         "truth": {**summary.truth, "claim_defects": n_defects},
         "person_id_scheme": "client:<client_id> for EHR clients; member:<payer>:<member_id> "
         "for claims-only members, payer spelled as in the claims (e.g. Medicaid)",
@@ -331,14 +377,26 @@ def generate(
     return summary
 
 
-def _write_claim_defects(path: Path, cset: chains.ClaimSet, pids) -> dict:
-    """truth/claim_defects.csv: every planted claim defect (an extension of the contract)."""
+def _write_claim_defects(path: Path, cset: chains.ClaimSet, pids, x12: np.ndarray) -> dict:
+    """truth/claim_defects.csv: every planted claim defect (an extension of the contract).
+
+    Claim ids are as the files carry them (an X12 correction under its original's CLM01); lines
+    of X12 versions are never re-delivered as duplicates (the X12 writer sends each version once).
+    """
     levels = np.array([*LEVELS, ""], dtype=object)
     ln = cset.lines
     fin = chains.final_lines(cset)
     bna = fin[ln.bna[fin]]
-    dup = cset.dup_src
-    ch = cset.chains
+    dup = cset.dup_src[~x12[ln.version[cset.dup_src]]]
+    written = x12w.written_claim_ids(cset, x12)
+    by_no = np.argsort(cset.claim_no)
+
+    def as_written(numbers: np.ndarray) -> np.ndarray:
+        return written[by_no[np.searchsorted(cset.claim_no[by_no], numbers)]]
+
+    ch = dict(cset.chains)
+    ch["claim_no"] = as_written(ch["claim_no"])
+    ch["related_no"] = as_written(ch["related_no"])
     u_person, u_level, u_day = cset.unbilled
     n_unb, n_bna, n_ch, n_dup = u_day.size, bna.size, ch["kind"].size, dup.size
 
@@ -359,9 +417,9 @@ def _write_claim_defects(path: Path, cset: chains.ClaimSet, pids) -> dict:
         "claim_id": claim_id_strings(
             cat(
                 np.full(n_unb, -1),
-                cset.claim_no[ln.version[bna]],
+                written[ln.version[bna]],
                 ch["claim_no"],
-                cset.claim_no[ln.version[dup]],
+                written[ln.version[dup]],
             )
         ),
         "line_number": cat(

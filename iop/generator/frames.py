@@ -255,16 +255,26 @@ def claims_frame(
     member_ids: pa.Array,
     dx_vocab: list[str],
     rng: np.random.Generator,
+    csv_versions: np.ndarray | None = None,
 ) -> Frame:
     """Monthly files per payer by delivery month; held-back lines go to daily files.
 
     Rows are the claim lines followed by the duplicated lines (re-deliveries of a line, placed
-    at random positions inside their file, which may be the next month's file).
+    at random positions inside their file, which may be the next month's file). Only the
+    versions in `csv_versions` (default: all) are written; the others go to X12 files
+    (iop/generator/x12_writer.py).
     """
     lines = cset.lines
     n = lines.n
     src_line = np.concatenate([np.arange(n, dtype=np.int32), cset.dup_src.astype(np.int32)])
     delivery = cset.line_delivery() - vocab.base
+    if csv_versions is not None:
+        kept = csv_versions[lines.version[src_line]]
+        real = np.flatnonzero(kept[:n])
+        src_line, delivery = src_line[kept], delivery[kept]
+        n = real.size
+    else:
+        real = np.arange(n)
     month = vocab.month_of[delivery].astype(np.int32)
     fkey = np.where(delivery + vocab.base > cutoff, 5 * 10**6 + delivery, month)
     del delivery, month
@@ -286,8 +296,8 @@ def claims_frame(
     # Inside a file: by claim id, then line number (one int64 sort key).
     sort_key = (
         (row_file[:n].astype(np.int64) << 44)
-        | ((cset.claim_no[lines.version] - cset.claim_no.min() if n else 0) << 14)
-        | lines.line_no
+        | ((cset.claim_no[lines.version[real]] - cset.claim_no.min() if n else 0) << 14)
+        | lines.line_no[real]
     )
     real = np.argsort(sort_key, kind="stable")
     del sort_key

@@ -1,62 +1,33 @@
 -- Claim lines at the final adjudicated version of each claim, classified to a level of care.
--- Voids and replacements are resolved before anything is counted: a claim's versions form a
--- chain through original_claim_id; the final version is one that no other version replaces (the
--- latest received of those, then frequency 1 < 7 < 8, then claim id, should there be several);
--- a chain whose final version is a void has no lines. Lines delivered more than
--- once (same claim id and line number) count once. Classification: procedure code first, then
+-- Voids and replacements are resolved before anything is counted (sql/macros/claim_versions.sql,
+-- docs/x12.md "Claim versions"): versions chain under the same claim id (837 CLM01, later received
+-- = later version) and through original_claim_id (837 REF*F8: the payer's claim number, found in
+-- the 835s' CLP07, or a claim id); the final version is the latest of those no other version
+-- replaces; a chain whose final version is a void has no lines; a replacement that links to
+-- nothing is kept and flagged (version_flag). Lines delivered more than once (same claim id,
+-- line number and version) count once. Classification: procedure code first, then
 -- revenue code (sql/seeds/level_of_care_codes.csv). Remittances (835 SVC lines) are applied where
 -- they match a line (CLP01 = the claim id, or CLP07 = the payer's claim control number; same
 -- procedure code; service date within the line's dates): remitted_paid_amount is their net paid
 -- amount and remittance_status says paid, denied (CLP02 4), reversed (a CLP02 22 reversal netting
 -- the payment to zero or less) or adjudicated (matched, nothing paid); null = no remittance yet.
 -- Grain: one row per line of a final claim version.
-with lines as (
-    select *
-    from {{ ref('staging__claims') }}
+with versions as (
+    {{ claim_versions(ref('staging__claims'), ref('staging__remittance_835')) | indent(4) }}
+)
+
+-- the lines of final, not voided versions; a line delivered twice counts once (latest landed)
+, lines as (
+    select l.*, v.root_claim_id, v.version_flag
+    from {{ ref('staging__claims') }} as l
+    join versions as v
+        on v.claim_id = l.claim_id
+        and v.received_date = l.received_date
+        and v.claim_frequency_code = l.claim_frequency_code
+    where v.is_final and v.claim_frequency_code <> '8'
     qualify row_number() over (
-        partition by claim_id, line_number
-        order by _landed_at desc, _source_file desc, _row_number desc
-    ) = 1
-)
-
-, claims as (
-    select
-        claim_id
-        , any_value(original_claim_id) as original_claim_id
-        , any_value(claim_frequency_code) as claim_frequency_code
-        , max(received_date) as received_date
-    from lines
-    group by claim_id
-)
-
-, chains as (
-    with recursive walk (claim_id, root_claim_id, depth) as (
-        -- chain starts: originals, and versions whose referenced claim never arrived
-        select c.claim_id, coalesce(c.original_claim_id, c.claim_id), 0
-        from claims as c
-        where c.original_claim_id is null
-            or c.original_claim_id not in (select claim_id from claims)
-        union all
-        select c.claim_id, w.root_claim_id, w.depth + 1
-        from claims as c
-        join walk as w on c.original_claim_id = w.claim_id
-        where w.depth < 20
-    )
-    select claim_id, root_claim_id from walk
-)
-
-, final_versions as (
-    select c.claim_id, c.claim_frequency_code, ch.root_claim_id
-    from claims as c
-    join chains as ch on ch.claim_id = c.claim_id
-    where c.claim_id not in (
-        select original_claim_id from claims where original_claim_id is not null
-    )
-    qualify row_number() over (
-        partition by ch.root_claim_id
-        order by c.received_date desc
-            , case c.claim_frequency_code when '8' then 3 when '7' then 2 else 1 end desc
-            , c.claim_id desc
+        partition by l.claim_id, l.line_number
+        order by l._landed_at desc, l._source_file desc, l._row_number desc
     ) = 1
 )
 
@@ -80,8 +51,15 @@ with lines as (
         , bool_or(r.claim_status = '22') as has_reversal
         , bool_and(r.claim_status = '4') as all_denied
     from lines as l
-    join remittances as r
-        on (r.claim_id = l.claim_id or r.payer_claim_control_number = l.claim_id)
+    -- two equi-joins rather than one join on `a or b`, which DuckDB runs as a nested loop
+    join (
+        select claim_id as matched_id, * from remittances
+        union all
+        select payer_claim_control_number, * from remittances
+        where payer_claim_control_number is not null
+            and payer_claim_control_number is distinct from claim_id
+    ) as r
+        on r.matched_id = l.claim_id
         and r.procedure_code = l.procedure_code
         and r.service_date between l.service_from_date and l.service_to_date
     group by all
@@ -97,7 +75,8 @@ with lines as (
 select
     m.person_id
     , l.claim_id
-    , f.root_claim_id
+    , l.root_claim_id
+    , l.version_flag
     , l.line_number
     , l.claim_type
     , l.claim_frequency_code
@@ -130,7 +109,6 @@ select
     end as remittance_status
     , l._source_file as source_file
 from lines as l
-join final_versions as f on f.claim_id = l.claim_id and f.claim_frequency_code <> '8'
 left join members as m on m.member_id = l.member_id
 left join remitted as rm on rm.claim_id = l.claim_id and rm.line_number = l.line_number
 left join {{ value_set('level_of_care_codes') }} as by_procedure
