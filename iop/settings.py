@@ -58,6 +58,8 @@ class IopSettings(ConfigurableResource):
     duckdb_threads: int = 2
     episode_gap_days: int = 30
     transition_window_days: int = 30
+    # percentage points a subgroup comparison should detect (80% power, alpha 0.05)
+    power_detectable_difference_pp: int = 10
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -112,7 +114,11 @@ class IopSettings(ConfigurableResource):
         defaults = type(self)()
         return {
             name: getattr(self, name)
-            for name in ("episode_gap_days", "transition_window_days")
+            for name in (
+                "episode_gap_days",
+                "transition_window_days",
+                "power_detectable_difference_pp",
+            )
             if getattr(self, name) != getattr(defaults, name)
         }
 
@@ -143,6 +149,7 @@ ENVIRONMENT = {
     "duckdb_threads": "IOP_DUCKDB_THREADS",
     "episode_gap_days": "IOP_EPISODE_GAP_DAYS",
     "transition_window_days": "IOP_TRANSITION_WINDOW_DAYS",
+    "power_detectable_difference_pp": "IOP_POWER_DETECTABLE_DIFFERENCE_PP",
 }
 
 
