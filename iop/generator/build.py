@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from iop.generator import claim_chains as chains
 from iop.generator import claims as cl
+from iop.generator import outcomes
 from iop.generator.common import LEVELS, PAYERS, DateVocab, from_day, to_day
 from iop.generator.defects import plant_bad_rows
 from iop.generator.frames import (
@@ -218,6 +219,10 @@ def generate(
     )
     next_claim = int(cset.claim_no.max()) + 1 if cset.claim_no.size else 1
 
+    # 835 remittances for part of the claims (an independent stream: no other draw moves)
+    remits = outcomes.plant_remittances(cset, np.random.default_rng([seed, 835]), cutoff)
+    n_remit_files = outcomes.write_835_files(landing, cset, remits, persons.payer, mids)
+
     summary = GenerationSummary(str(out), clients, members, seed, "")
     bad_records = {k: [] for k in ("feed", "file", "row_number", "rule")}
     holdback_files: list[str] = []
@@ -270,6 +275,10 @@ def generate(
         },
     )
     n_defects = _write_claim_defects(truth_dir / "claim_defects.csv", cset, pids)
+    n_outcomes = outcomes.write_outcome_truth(
+        truth_dir, t, cset, remits, sessions, dxv + list(cl.NOISE_DX), pids, _iso
+    )
+    n_outcomes["remittance_files"] = n_remit_files
 
     summary.truth = {
         "persons": int(keep.sum()),
@@ -322,7 +331,7 @@ def generate(
             "claims_<payer>_YYYYMMDD.csv) are under holdback/<feed>/; truth covers them too",
         },
         "holdback_files": sorted(holdback_files),
-        "truth": {**summary.truth, "claim_defects": n_defects},
+        "truth": {**summary.truth, "claim_defects": n_defects, "outcomes": n_outcomes},
         "person_id_scheme": "client:<client_id> for EHR clients; member:<payer>:<member_id> "
         "for claims-only members, payer spelled as in the claims (e.g. Medicaid)",
     }

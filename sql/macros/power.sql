@@ -12,9 +12,9 @@
 -- n1 = 50, n2 = 1000 -> 2.801585 * sqrt(0.24 * 0.021) = 0.1989. Null when either group is empty
 -- or the pooled rate is unknown.
 {% macro min_detectable_difference(n1, n2, pooled_rate) -%}
-    case when {{ n1 }} > 0 and {{ n2 }} > 0 and {{ pooled_rate }} is not null then
+    case when ({{ n1 }}) > 0 and ({{ n2 }}) > 0 and ({{ pooled_rate }}) is not null then
         (1.959964 + 0.841621) * sqrt(
-            {{ pooled_rate }} * (1 - {{ pooled_rate }}) * (1 / {{ n1 }} + 1 / {{ n2 }})
+            ({{ pooled_rate }}) * (1 - ({{ pooled_rate }})) * (1 / ({{ n1 }}) + 1 / ({{ n2 }}))
         )
     end
 {%- endmacro %}

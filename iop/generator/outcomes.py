@@ -1,0 +1,263 @@
+"""Cost, intensity and diagnosis: 835 remittances for part of the claims, and their truth.
+
+Claim lines already carry charge/allowed/paid amounts and ICD-10-CM diagnoses, and attended
+sessions their minutes. This module adds:
+
+* 835 remittances (X12 005010X221A1) for about a quarter of the final professional claims that
+  classify to a level of care: per line an SVC with a remitted paid amount that differs from the
+  claim's (97% of allowed), or a denial (CLP02 4, paid 0) for one claim in ten. One file per payer
+  and payment month, landing/claims/remit_<payer>_<YYYYMM>.835.
+* truth/episode_costs.csv, truth/episode_weeks.csv and truth/episode_diagnoses.csv: per truth
+  episode what a correct pipeline must find, computed here from the planted arrays only:
+  - costs: the final claim lines of the episode's person and level whose first service day lies
+    in the episode; paid = the remitted amount where the line was remitted, else the claim's;
+  - weeks: attended minutes per 7-day week counted from the episode's first day (EHR episodes);
+  - diagnoses: the distinct codes (dots removed) of those lines, the first code of the earliest
+    line, and co-occurring = an F1x code other than F17 (substance use) and another F code
+    (mental health) in the same episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from iop.generator.claim_chains import ClaimSet, final_lines
+from iop.generator.claims import PROCS, PROFESSIONAL
+from iop.generator.common import LEVELS, PAYERS, PRESENT, from_day
+from iop.generator.truth import KEY_SHIFT, TruthEpisodes
+from iop.generator.writers import write_table
+
+REMIT_CLAIM_SHARE = 0.25
+DENIED_SHARE = 0.10
+REMIT_PAID_PCT = 97
+PAYMENT_LAG_DAYS = 20
+
+
+@dataclass
+class Remittances:
+    line: np.ndarray  # index into cset.lines
+    paid: np.ndarray  # cents
+    denied: np.ndarray  # per line: its claim was denied
+
+
+def plant_remittances(cset: ClaimSet, rng: np.random.Generator, cutoff: int) -> Remittances:
+    """Choose the remitted lines: whole final professional claims of classified lines, received
+    by the cutoff, whose (procedure, day) pairs are unique within the claim (a remittance line
+    matches its claim line by claim id, procedure code and service date)."""
+    ln = cset.lines
+    fin = final_lines(cset)
+    fin = fin[(ln.ctype[fin] == PROFESSIONAL) & (ln.level[fin] >= 0)]
+    fin = fin[cset.received[ln.version[fin]] <= cutoff]
+    fin = fin[ln.from_day[fin] == ln.to_day[fin]]
+    # one line per (claim version, procedure, day): claims repeating a pair are not remitted
+    pair = (ln.version[fin].astype(np.int64) * 64 + ln.proc[fin]) * 100_000 + ln.from_day[fin]
+    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    versions = ln.version[fin]
+    clash = np.zeros(cset.claim_no.size, bool)
+    clash[versions[counts[inverse] > 1]] = True
+    # classified lines of a claim only: a claim with any other line (noise) is not remitted
+    all_fin = final_lines(cset)
+    other = all_fin[(ln.level[all_fin] < 0) | (ln.ctype[all_fin] != PROFESSIONAL)]
+    clash[ln.version[other]] = True
+    draw = rng.random(cset.claim_no.size)
+    chosen = ~clash & (draw < REMIT_CLAIM_SHARE)
+    denied_claim = draw < REMIT_CLAIM_SHARE * DENIED_SHARE
+    keep = fin[chosen[versions]]
+    denied = denied_claim[ln.version[keep]]
+    paid = np.where(denied, 0, ln.allowed[keep].astype(np.int64) * REMIT_PAID_PCT // 100)
+    order = np.lexsort((ln.line_no[keep], ln.version[keep]))
+    return Remittances(line=keep[order], paid=paid[order], denied=denied[order])
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def write_835_files(
+    landing: Path, cset: ClaimSet, remits: Remittances, payer_of_person, member_ids
+) -> int:
+    """One 835 interchange per payer and payment month; returns the number of files."""
+    ln = cset.lines
+    version = ln.version[remits.line]
+    pay_day = cset.received[version].astype(np.int64) + PAYMENT_LAG_DAYS
+    payer = payer_of_person[ln.person[remits.line]]
+    month = np.array([from_day(d).strftime("%Y%m") for d in pay_day]) if pay_day.size else []
+    files: dict[tuple[int, str], list[int]] = {}
+    for i in range(remits.line.size):
+        files.setdefault((int(payer[i]), str(month[i])), []).append(i)
+    folder = landing / "claims"
+    for number, ((p, m), rows) in enumerate(sorted(files.items()), start=1):
+        name = PAYERS[p]
+        pay = max(int(pay_day[i]) for i in rows)
+        date = from_day(pay).strftime("%Y%m%d")
+        segments = [
+            f"ISA*00*          *00*          *ZZ*{'PAYER' + str(p):<15}*ZZ*{'IOPPROVIDER':<15}"
+            f"*{date[2:]}*1200*^*00501*{number:09d}*0*T*:",
+            f"GS*HP*PAYER{p}*IOPPROVIDER*{date}*1200*{number}*X*005010X221A1",
+            "ST*835*0001",
+            f"BPR*I*{_money(int(remits.paid[rows].sum()))}*C*ACH*CCP*01*999999999*DA*1234567"
+            f"*1512345678**01*999999999*DA*7654321*{date}",
+            f"TRN*1*{m}{p}*1512345678",
+            f"N1*PR*{name}",
+            "N1*PE*IOP PROVIDER*XX*1234567893",
+            "LX*1",
+        ]
+        by_claim: dict[int, list[int]] = {}
+        for i in rows:
+            by_claim.setdefault(int(version[i]), []).append(i)
+        for v, items in by_claim.items():
+            claim_id = f"CLM{int(cset.claim_no[v]):09d}"
+            charge = sum(int(ln.charge[remits.line[i]]) for i in items)
+            paid = sum(int(remits.paid[i]) for i in items)
+            status = "4" if remits.denied[items[0]] else "1"
+            person = int(ln.person[remits.line[items[0]]])
+            segments += [
+                f"CLP*{claim_id}*{status}*{_money(charge)}*{_money(paid)}**12*R{claim_id}",
+                f"NM1*QC*1*******MI*{member_ids[person]}",
+            ]
+            for i in items:
+                line = int(remits.line[i])
+                segments += [
+                    f"SVC*HC:{PROCS[ln.proc[line]]}*{_money(int(ln.charge[line]))}"
+                    f"*{_money(int(remits.paid[i]))}**{int(ln.units[line])}",
+                    f"DTM*472*{from_day(int(ln.from_day[line])).strftime('%Y%m%d')}",
+                ]
+        count = len(segments) - 2 + 1  # ST..SE inclusive
+        segments += [f"SE*{count}*0001", f"GE*1*{number}", f"IEA*1*{number:09d}"]
+        (folder / f"remit_{name.lower()}_{m}.835").write_text("~\n".join(segments) + "~\n")
+    return len(files)
+
+
+def _episode_of(t: TruthEpisodes, person, level, day) -> np.ndarray:
+    """Index of the truth episode holding each (person, level, day), -1 when none."""
+    big = np.int64(1) << 24
+    key = (t.person.astype(np.int64) * KEY_SHIFT + t.level) * big + t.start
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    probe = (np.asarray(person, np.int64) * KEY_SHIFT + level) * big + day
+    pos = np.searchsorted(sorted_key, probe, side="right") - 1
+    ep = np.where(pos >= 0, order[np.maximum(pos, 0)], -1)
+    ok = (
+        (ep >= 0)
+        & (t.person[ep] == person)
+        & (t.level[ep] == level)
+        & (np.asarray(day) <= t.end[ep])
+    )
+    return np.where(ok, ep, -1)
+
+
+def _substance(code: str) -> bool:
+    return code.startswith("F1") and not code.startswith("F17")
+
+
+def write_outcome_truth(
+    truth_dir: Path,
+    t: TruthEpisodes,
+    cset: ClaimSet,
+    remits: Remittances,
+    sessions,
+    dx_names: list[str],
+    pids: np.ndarray,
+    iso,
+) -> dict[str, int]:
+    """truth/episode_costs.csv, episode_weeks.csv and episode_diagnoses.csv."""
+    ln = cset.lines
+    n = t.person.size
+    fin = final_lines(cset)
+    fin = fin[ln.level[fin] >= 0]
+    ep = _episode_of(t, ln.person[fin], ln.level[fin], ln.from_day[fin])
+    fin, ep = fin[ep >= 0], ep[ep >= 0]
+    remitted_paid = np.full(ln.claim.size, -1, np.int64)
+    remitted_paid[remits.line] = remits.paid
+    rem = remitted_paid[fin] >= 0
+    paid = np.where(rem, remitted_paid[fin], ln.paid[fin])
+    lines = np.bincount(ep, minlength=n)
+    allowed_sum = np.bincount(ep, weights=ln.allowed[fin], minlength=n).astype(np.int64)
+    paid_sum = np.bincount(ep, weights=paid, minlength=n).astype(np.int64)
+    remitted = np.bincount(ep, weights=rem, minlength=n).astype(np.int64)
+
+    att = sessions.status == PRESENT
+    s_ep = _episode_of(t, sessions.person[att], sessions.level[att], sessions.day[att])
+    s_day, s_min = sessions.day[att][s_ep >= 0], sessions.minutes[att][s_ep >= 0]
+    s_ep = s_ep[s_ep >= 0]
+    minutes = np.bincount(s_ep, weights=s_min, minlength=n).astype(np.int64)
+
+    levels = np.array(LEVELS, dtype=object)
+    base = {
+        "person_id": pids[t.person],
+        "level_of_care": levels[t.level],
+        "start_date": iso(t.start),
+    }
+    has_lines = lines > 0
+    write_table(
+        truth_dir / "episode_costs.csv",
+        {
+            **base,
+            "claim_lines": lines,
+            "remitted_lines": remitted,
+            "allowed_amount": _blank_money(allowed_sum, has_lines),
+            "paid_amount": _blank_money(paid_sum, has_lines),
+            "attended_minutes": np.where(t.ehr, minutes.astype(str), "").astype(object),
+        },
+    )
+
+    # weeks of EHR episodes, counted from the first day; weeks without attendance are 0
+    ehr = np.flatnonzero(t.ehr)
+    n_weeks = (t.end[ehr] - t.start[ehr]) // 7 + 1
+    owner = np.repeat(ehr, n_weeks)
+    week = np.arange(owner.size) - np.repeat(np.cumsum(n_weeks) - n_weeks, n_weeks)
+    w_index = np.full(n, -1, np.int64)
+    w_index[ehr] = np.cumsum(n_weeks) - n_weeks
+    s_week = (s_day - t.start[s_ep]) // 7
+    w_minutes = np.bincount(w_index[s_ep] + s_week, weights=s_min, minlength=owner.size)
+    write_table(
+        truth_dir / "episode_weeks.csv",
+        {
+            "person_id": pids[t.person[owner]],
+            "level_of_care": levels[t.level[owner]],
+            "start_date": iso(t.start[owner]),
+            "week_number": week + 1,
+            "minutes_attended": w_minutes.astype(np.int64),
+        },
+    )
+
+    # diagnoses: distinct codes per episode, principal = first code of the earliest line
+    names = np.array([d.replace(".", "") for d in dx_names], dtype=object)
+    codes: list[set[str]] = [set() for _ in range(n)]
+    principal = np.full(n, "", dtype=object)
+    claim_no = cset.claim_no[ln.version[fin]]
+    order = np.lexsort((ln.line_no[fin], claim_no, ln.from_day[fin], ep))
+    for i in order:
+        e = int(ep[i])
+        parts = [c for c in str(names[ln.dx[fin[i]]]).split("|") if c]
+        if not principal[e] and parts:
+            principal[e] = parts[0]
+        codes[e].update(parts)
+    co = []
+    for c in codes:
+        sud = any(_substance(x) for x in c)
+        mh = any(x.startswith("F") and not x.startswith("F1") for x in c)
+        co.append("" if not (sud or mh) else ("true" if sud and mh else "false"))
+    write_table(
+        truth_dir / "episode_diagnoses.csv",
+        {
+            **base,
+            "diagnosis_codes": np.array(["|".join(sorted(c)) for c in codes], dtype=object),
+            "principal_diagnosis_code": principal,
+            "co_occurring": np.array(co, dtype=object),
+        },
+    )
+    return {
+        "remittance_lines": int(remits.line.size),
+        "episode_weeks": int(owner.size),
+        "co_occurring_episodes": int(sum(x == "true" for x in co)),
+    }
+
+
+def _blank_money(cents: np.ndarray, present: np.ndarray) -> np.ndarray:
+    return np.array(
+        [_money(int(c)) if p else "" for c, p in zip(cents, present, strict=True)], dtype=object
+    )
