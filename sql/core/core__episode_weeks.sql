@@ -36,7 +36,7 @@ with episodes as (
         e.episode_id
         , (date_diff('day', e.start_date, s.session_date) // 7)::integer as week_index
         , count(*) as sessions_attended
-        , sum(s.minutes) as minutes_attended
+        , sum(s.minutes)::bigint as minutes_attended
     from episodes as e
     join {{ ref('core__sessions') }} as s
         on s.person_id = e.person_id
