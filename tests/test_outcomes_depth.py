@@ -432,3 +432,166 @@ def test_power_columns_equal_an_independent_computation(run):
         [_published(run, m)[f"{n}_underpowered"] for m in RATES for n, _ in RATES[m]]
     )
     assert flags.eq(True).any() and flags.eq(False).any()
+
+
+# ---------------------------------------------------------------------- privacy attacks
+# The new aggregate marts attacked as tests/test_suppression.py attacks the others: from the
+# published file alone, every count printed or given back by a rate is 0 or 11+, and no
+# suppressed count is pinned by the identities the marts publish (a dimension's values add up to
+# the 'all' row; the programs of a level to its 'All' row; a cost breakdown of a level to the
+# level's row of episode_cost_by_level). The attacker's guesses are compared with a recount from
+# the warehouse's core tables.
+
+DX = ("persons", "episodes", "completion_denominator", "completions", "window_denominator",
+      "step_downs", "continuations")  # fmt: skip
+TI = ("persons", "episodes", "weeks_judged", "weeks_meeting_minimum")
+COST = ("persons", "episodes", "costed_episodes", "episodes_without_claims")
+COST_MARTS = {"episode_cost_by_program": "program", "episode_cost_by_payer": "payer",
+              "episode_cost_monthly": "start_month"}  # fmt: skip
+LOWER = {"persons": 1, "episodes": 1}
+
+
+def _outcome_attack(marts: dict[str, pd.DataFrame]):
+    from test_suppression import Attack, _count_from_rate, _int
+
+    attack = Attack()
+    df = marts["diagnosis_outcomes"]
+    groups: dict[tuple, list] = {}
+    for r in df.itertuples(index=False):
+        values = {
+            "persons": _int(r.persons),
+            "episodes": _int(r.episodes),
+            "completion_denominator": _int(r.completion_denominator),
+            "completions": _count_from_rate(r.completion_rate, r.completion_denominator),
+            "window_denominator": _int(r.window_denominator),
+            "step_downs": _count_from_rate(r.step_down_rate, r.window_denominator),
+            "continuations": _count_from_rate(r.continuity_rate, r.window_denominator),
+        }
+        cell = ("dx", r.level_of_care, r.dimension, r.dimension_value)
+        for m in DX:
+            attack.cell(cell + (m,), values[m], LOWER.get(m, 0))
+        if r.dimension != "all":
+            groups.setdefault((r.level_of_care, r.dimension), []).append(cell)
+    for (level, dim), cells in groups.items():
+        for m in DX:
+            total = ("dx", level, "all", "All episodes", m)
+            attack.add(f"'diagnosis_outcomes' {level} {m} by {dim}", total, [c + (m,) for c in cells])
+
+    df = marts["treatment_intensity"]
+    groups = {}
+    for r in df.itertuples(index=False):
+        values = {
+            "persons": _int(r.persons),
+            "episodes": _int(r.episodes),
+            "weeks_judged": _int(r.weeks_judged),
+            "weeks_meeting_minimum": _count_from_rate(r.share_weeks_meeting_minimum, r.weeks_judged),
+        }
+        cell = ("ti", r.level_of_care, r.program)
+        for m in TI:
+            attack.cell(cell + (m,), values[m], LOWER.get(m, 0))
+        if r.program != "All":
+            groups.setdefault(r.level_of_care, []).append(cell)
+    for level, cells in groups.items():
+        for m in TI:
+            attack.add(f"'treatment_intensity' {level} {m}", ("ti", level, "All", m),
+                       [c + (m,) for c in cells])  # fmt: skip
+
+    for r in marts["episode_cost_by_level"].itertuples(index=False):
+        for m in COST:
+            attack.cell(("cost", r.level_of_care, "All", m), _int(getattr(r, m)), LOWER.get(m, 0))
+    for mart, column in COST_MARTS.items():
+        groups = {}
+        for r in marts[mart].itertuples(index=False):
+            cell = ("cost", r.level_of_care, f"{column}={_text(getattr(r, column))}")
+            for m in COST:
+                attack.cell(cell + (m,), _int(getattr(r, m)), LOWER.get(m, 0))
+            groups.setdefault(r.level_of_care, []).append(cell)
+        for level, cells in groups.items():
+            for m in COST:
+                attack.add(f"'{mart}' {level} {m}", ("cost", level, "All", m),
+                           [c + (m,) for c in cells])  # fmt: skip
+    for r in marts["episode_cost_step_down"].itertuples(index=False):
+        attack.cell(("sdc", r.from_level, "persons"), _int(r.persons), 1)
+        attack.cell(("sdc", r.from_level, "episode_pairs"), _int(r.episode_pairs), 1)
+    return attack
+
+
+def _text(value) -> str:
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        return str(pd.Timestamp(value).date())
+    return str(value)
+
+
+OUTCOME_RECOUNT = {
+    "dx": """
+        with e as (
+            select e.level_of_care, p.person_key, 'All episodes' as all_episodes,
+                coalesce(d.principal_diagnosis_group, 'Unknown') as principal_diagnosis_group,
+                d.co_occurring_status as co_occurring, e.is_open, e.discharge_reason,
+                t.window_complete, t.direction, t.within_window
+            from core.episodes as e join core.persons as p using (person_id)
+            join core.transitions as t using (episode_id)
+            join core.episode_diagnoses as d using (episode_id)
+        ), long as (
+            unpivot e on all_episodes, principal_diagnosis_group, co_occurring
+            into name dimension value dimension_value
+        )
+        select level_of_care, case dimension when 'all_episodes' then 'all' else dimension end,
+            dimension_value, count(distinct person_key), count(*),
+            count(*) filter (where not is_open and discharge_reason is not null),
+            count(*) filter (where not is_open and discharge_reason = 'completed'),
+            count(*) filter (where not is_open and window_complete),
+            count(*) filter (where not is_open and window_complete and direction = 'step_down'),
+            count(*) filter (where not is_open and window_complete and within_window)
+        from long group by all""",
+    "ti": """
+        select level_of_care, coalesce(program, 'All'), count(distinct person_id),
+            count(distinct episode_id), count(*) filter (where meets_minimum is not null),
+            count(*) filter (where meets_minimum)
+        from core.episode_weeks where full_week and level_of_care in ('IOP', 'PHP')
+        group by grouping sets ((level_of_care, program), (level_of_care))""",
+}
+
+
+def _outcome_truth(data_dir: Path) -> dict[tuple, int]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    truth: dict[tuple, int] = {}
+    try:
+        for level, dim, value, *counts in con.execute(OUTCOME_RECOUNT["dx"]).fetchall():
+            truth.update({("dx", level, dim, value, m): n for m, n in zip(DX, counts, strict=True)})
+        for level, program, *counts in con.execute(OUTCOME_RECOUNT["ti"]).fetchall():
+            truth.update({("ti", level, program, m): n for m, n in zip(TI, counts, strict=True)})
+        for column in ("All", *COST_MARTS.values()):
+            by = "" if column == "All" else f", {column}"
+            rows = con.execute(f"""
+                select level_of_care, {"'All'" if column == "All" else column}::varchar,
+                    count(distinct person_key), count(*),
+                    count(*) filter (where allowed_amount is not null and paid_amount is not null),
+                    count(*) filter (where cost_coverage = 'ehr_only')
+                from marts.episode_cost where not is_open group by level_of_care{by}
+            """).fetchall()
+            for level, value, *counts in rows:
+                label = "All" if column == "All" else f"{column}={value}"
+                truth.update(
+                    {("cost", level, label, m): n for m, n in zip(COST, counts, strict=True)}
+                )
+    finally:
+        con.close()
+    return truth
+
+
+def test_new_aggregate_marts_print_no_count_of_1_to_10_and_leak_none(run):
+    from test_suppression import read_published, recovered
+
+    marts = read_published(run)
+    attack = _outcome_attack(marts)
+    truth = _outcome_truth(run)
+    small = {k: v for k, v in attack.known.items() if 1 <= v <= 10}
+    assert not small, list(small.items())[:20]
+    wrong = {k: (v, truth.get(k, 0)) for k, v in attack.known.items()
+             if k[0] != "sdc" and truth.get(k, 0) != v}  # fmt: skip
+    assert not wrong, list(wrong.items())[:10]  # the attacker's reading matches the recount
+    assert not recovered(attack, truth)
+    # the rule had work to do here: primary and complementary suppressions
+    hidden = [truth.get(k, 0) for k in attack.unknown if k[-1] == "persons" and k[0] != "sdc"]
+    assert any(1 <= n <= 10 for n in hidden) and any(n > 10 for n in hidden), hidden
