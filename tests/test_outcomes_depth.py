@@ -346,7 +346,7 @@ def test_diagnosis_outcomes_split_matches_the_truth(run):
         false = group[group.dimension_value.isin(["substance_use_only", "mental_health_only"])]
         assert false.episodes.sum() == counts.get((level, "false"), 0)
     # the values of a dimension add up to the level's 'all' row where all are published
-    for (level, dim), group in mart[mart.dimension != "all"].groupby(
+    for (level, _dim), group in mart[mart.dimension != "all"].groupby(
         ["level_of_care", "dimension"]
     ):
         if group.suppressed.any():
@@ -428,9 +428,7 @@ def test_power_columns_equal_an_independent_computation(run):
             assert hidden[mdd].isna().all(), (mart, name)
             assert df[df.dimension == "all"][mdd].isna().all()
         assert checked > 3, mart
-    flags = pd.concat(
-        [_published(run, m)[f"{n}_underpowered"] for m in RATES for n, _ in RATES[m]]
-    )
+    flags = pd.concat([_published(run, m)[f"{n}_underpowered"] for m in RATES for n, _ in RATES[m]])
     assert flags.eq(True).any() and flags.eq(False).any()
 
 
@@ -475,7 +473,9 @@ def _outcome_attack(marts: dict[str, pd.DataFrame]):
     for (level, dim), cells in groups.items():
         for m in DX:
             total = ("dx", level, "all", "All episodes", m)
-            attack.add(f"'diagnosis_outcomes' {level} {m} by {dim}", total, [c + (m,) for c in cells])
+            attack.add(
+                f"'diagnosis_outcomes' {level} {m} by {dim}", total, [c + (m,) for c in cells]
+            )
 
     df = marts["treatment_intensity"]
     groups = {}
@@ -484,7 +484,9 @@ def _outcome_attack(marts: dict[str, pd.DataFrame]):
             "persons": _int(r.persons),
             "episodes": _int(r.episodes),
             "weeks_judged": _int(r.weeks_judged),
-            "weeks_meeting_minimum": _count_from_rate(r.share_weeks_meeting_minimum, r.weeks_judged),
+            "weeks_meeting_minimum": _count_from_rate(
+                r.share_weeks_meeting_minimum, r.weeks_judged
+            ),
         }
         cell = ("ti", r.level_of_care, r.program)
         for m in TI:
