@@ -384,6 +384,7 @@ def test_power_formula_reproduces_the_textbook_example_and_an_independent_comput
             _mdd(n1, n2, p), rel=1e-5
         )
     assert con.execute(f"select {_macro_sql('0', '10', '0.5')}").fetchone()[0] is None
+    assert con.execute(f"select {_macro_sql('10', '10', '0.0')}").fetchone()[0] is None
     # arguments are expressions: n2 = total - subgroup must bind as one operand
     sql = _macro_sql("50", "1050 - 50", "0.40")
     assert con.execute(f"select {sql}").fetchone()[0] == pytest.approx(_mdd(50, 1000, 0.4))

@@ -10,9 +10,10 @@
 -- size for comparing two proportions, equal-variance form); Chow, Shao & Wang, Sample Size
 -- Calculations in Clinical Research, 2nd ed., sec. 4.2. Worked example (docs/DOMAIN): p = 0.40,
 -- n1 = 50, n2 = 1000 -> 2.801585 * sqrt(0.24 * 0.021) = 0.1989. Null when either group is empty
--- or the pooled rate is unknown.
+-- or the pooled rate is unknown, 0 or 1 (no variance: the approximation says nothing there).
 {% macro min_detectable_difference(n1, n2, pooled_rate) -%}
-    case when ({{ n1 }}) > 0 and ({{ n2 }}) > 0 and ({{ pooled_rate }}) is not null then
+    case when ({{ n1 }}) > 0 and ({{ n2 }}) > 0
+        and ({{ pooled_rate }}) > 0 and ({{ pooled_rate }}) < 1 then
         (1.959964 + 0.841621) * sqrt(
             ({{ pooled_rate }}) * (1 - ({{ pooled_rate }})) * (1 / ({{ n1 }}) + 1 / ({{ n2 }}))
         )
