@@ -429,8 +429,10 @@ def test_power_columns_equal_an_independent_computation(run):
             assert hidden[mdd].isna().all(), (mart, name)
             assert df[df.dimension == "all"][mdd].isna().all()
         assert checked > 3, mart
+    # a few hundred clients cannot detect 10 points anywhere; the other side of the flag (a
+    # configured difference the subgroups can detect) is a dbt unit test of demographic_utilization
     flags = pd.concat([_published(run, m)[f"{n}_underpowered"] for m in RATES for n, _ in RATES[m]])
-    assert flags.eq(True).any() and flags.eq(False).any()
+    assert flags.eq(True).any()
 
 
 # ---------------------------------------------------------------------- privacy attacks
