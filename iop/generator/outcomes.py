@@ -84,7 +84,9 @@ def write_835_files(
     version = ln.version[remits.line]
     pay_day = cset.received[version].astype(np.int64) + PAYMENT_LAG_DAYS
     payer = payer_of_person[ln.person[remits.line]]
-    month = np.array([from_day(d).strftime("%Y%m") for d in pay_day]) if pay_day.size else []
+    month = np.char.replace(
+        np.datetime_as_string(pay_day.astype("datetime64[D]"), unit="M"), "-", ""
+    )
     files: dict[tuple[int, str], list[int]] = {}
     for i in range(remits.line.size):
         files.setdefault((int(payer[i]), str(month[i])), []).append(i)
@@ -230,12 +232,13 @@ def write_outcome_truth(
     principal = np.full(n, "", dtype=object)
     claim_no = cset.claim_no[ln.version[fin]]
     order = np.lexsort((ln.line_no[fin], claim_no, ln.from_day[fin], ep))
-    for i in order:
-        e = int(ep[i])
-        parts = [c for c in str(names[ln.dx[fin[i]]]).split("|") if c]
-        if not principal[e] and parts:
-            principal[e] = parts[0]
-        codes[e].update(parts)
+    first = order[np.r_[True, ep[order][1:] != ep[order][:-1]]] if order.size else order
+    for e, d in zip(ep[first], ln.dx[fin[first]], strict=True):
+        principal[e] = next((c for c in str(names[d]).split("|") if c), "")
+    # distinct (episode, diagnosis combination) pairs: one per episode in practice
+    pairs = np.unique(ep.astype(np.int64) * len(names) + ln.dx[fin])
+    for e, d in zip(pairs // len(names), pairs % len(names), strict=True):
+        codes[int(e)].update(c for c in str(names[d]).split("|") if c)
     co = []
     for c in codes:
         sud = any(_substance(x) for x in c)
