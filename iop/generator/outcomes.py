@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from iop.generator.claim_chains import ClaimSet, final_lines
 from iop.generator.claims import PROCS, PROFESSIONAL
 from iop.generator.common import LEVELS, PAYERS, PRESENT, from_day
 from iop.generator.truth import KEY_SHIFT, TruthEpisodes
-from iop.generator.writers import write_table
+from iop.generator.writers import cents_strings, int_strings, take, write_table
 
 REMIT_CLAIM_SHARE = 0.25
 DENIED_SHARE = 0.10
@@ -79,58 +81,99 @@ def _money(cents: int) -> str:
 def write_835_files(
     landing: Path, cset: ClaimSet, remits: Remittances, payer_of_person, member_ids
 ) -> int:
-    """One 835 interchange per payer and payment month; returns the number of files."""
+    """One 835 interchange per payer and payment month; returns the number of files.
+
+    Segments are rendered column-wise (pyarrow string kernels): a remittance per line in Python
+    would cost seconds per million lines."""
     ln = cset.lines
-    version = ln.version[remits.line]
+    line = remits.line
+    version = ln.version[line].astype(np.int64)
     pay_day = cset.received[version].astype(np.int64) + PAYMENT_LAG_DAYS
-    payer = payer_of_person[ln.person[remits.line]]
-    month = np.char.replace(
-        np.datetime_as_string(pay_day.astype("datetime64[D]"), unit="M"), "-", ""
+    payer = payer_of_person[ln.person[line]].astype(np.int64)
+    month = np.datetime64(0, "D") + pay_day.astype("timedelta64[D]")
+    month_no = month.astype("datetime64[M]").astype(np.int64)
+    # files in (payer, month) order; within a file, claims in version order, lines by number
+    order = np.lexsort((ln.line_no[line], version, month_no, payer))
+    line, version, pay_day = line[order], version[order], pay_day[order]
+    payer, month_no = payer[order], month_no[order]
+    paid, denied = remits.paid[order], remits.denied[order]
+
+    def dates(days: np.ndarray) -> pa.Array:
+        iso = np.datetime_as_string(np.datetime64(0, "D") + days.astype("timedelta64[D]"))
+        return pc.replace_substring(pa.array(iso, pa.string()), "-", "")
+
+    svc = pc.binary_join_element_wise(
+        "SVC*HC:",
+        take(PROCS, ln.proc[line]),
+        "*",
+        cents_strings(ln.charge[line]),
+        "*",
+        cents_strings(paid),
+        "**",
+        int_strings(ln.units[line]),
+        "~\nDTM*472*",
+        dates(ln.from_day[line].astype(np.int64)),
+        "",
+    ).to_numpy(zero_copy_only=False)
+
+    claim_start = np.flatnonzero(np.r_[True, version[1:] != version[:-1]])
+    claim_end = np.r_[claim_start[1:], version.size]
+    c_version = version[claim_start]
+    c_id = pc.binary_join_element_wise(
+        "CLM", pc.utf8_lpad(int_strings(cset.claim_no[c_version]), 9, "0"), ""
     )
-    files: dict[tuple[int, str], list[int]] = {}
-    for i in range(remits.line.size):
-        files.setdefault((int(payer[i]), str(month[i])), []).append(i)
+    c_charge = np.add.reduceat(ln.charge[line].astype(np.int64), claim_start) if line.size else []
+    c_paid = np.add.reduceat(paid.astype(np.int64), claim_start) if line.size else []
+    clp = pc.binary_join_element_wise(
+        "CLP*",
+        c_id,
+        "*",
+        pa.array(np.where(denied[claim_start], "4", "1")),
+        "*",
+        cents_strings(np.asarray(c_charge)),
+        "*",
+        cents_strings(np.asarray(c_paid)),
+        "**12*R",
+        c_id,
+        "~\nNM1*QC*1*******MI*",
+        take(list(member_ids), ln.person[line[claim_start]]),
+        "",
+    ).to_numpy(zero_copy_only=False)
+    claims = [
+        clp[i] + "~\n" + "~\n".join(svc[a:b])
+        for i, (a, b) in enumerate(zip(claim_start, claim_end, strict=True))
+    ]
+
+    c_file = payer[claim_start] * 100_000 + month_no[claim_start]
+    file_start = np.flatnonzero(np.r_[True, c_file[1:] != c_file[:-1]]) if c_file.size else []
+    file_end = np.r_[file_start[1:], c_file.size] if c_file.size else []
     folder = landing / "claims"
-    for number, ((p, m), rows) in enumerate(sorted(files.items()), start=1):
+    for number, (a, b) in enumerate(zip(file_start, file_end, strict=True), start=1):
+        p = int(payer[claim_start[a]])
+        m = str(np.datetime64(int(month_no[claim_start[a]]), "M")).replace("-", "")
         name = PAYERS[p]
-        pay = max(int(pay_day[i]) for i in rows)
-        date = from_day(pay).strftime("%Y%m%d")
-        segments = [
+        last = claim_end[b - 1]
+        date = from_day(int(pay_day[claim_start[a] : last].max())).strftime("%Y%m%d")
+        body = "~\n".join(claims[a:b])
+        segments = (
+            int(np.sum(claim_end[a:b] - claim_start[a:b])) * 2 + (b - a) * 2
+        )  # SVC + DTM per line, CLP + NM1 per claim
+        head = [
             f"ISA*00*          *00*          *ZZ*{'PAYER' + str(p):<15}*ZZ*{'IOPPROVIDER':<15}"
             f"*{date[2:]}*1200*^*00501*{number:09d}*0*T*:",
             f"GS*HP*PAYER{p}*IOPPROVIDER*{date}*1200*{number}*X*005010X221A1",
             "ST*835*0001",
-            f"BPR*I*{_money(int(remits.paid[rows].sum()))}*C*ACH*CCP*01*999999999*DA*1234567"
-            f"*1512345678**01*999999999*DA*7654321*{date}",
+            f"BPR*I*{_money(int(paid[claim_start[a] : last].sum()))}*C*ACH*CCP*01*999999999*DA"
+            f"*1234567*1512345678**01*999999999*DA*7654321*{date}",
             f"TRN*1*{m}{p}*1512345678",
             f"N1*PR*{name}",
             "N1*PE*IOP PROVIDER*XX*1234567893",
             "LX*1",
         ]
-        by_claim: dict[int, list[int]] = {}
-        for i in rows:
-            by_claim.setdefault(int(version[i]), []).append(i)
-        for v, items in by_claim.items():
-            claim_id = f"CLM{int(cset.claim_no[v]):09d}"
-            charge = sum(int(ln.charge[remits.line[i]]) for i in items)
-            paid = sum(int(remits.paid[i]) for i in items)
-            status = "4" if remits.denied[items[0]] else "1"
-            person = int(ln.person[remits.line[items[0]]])
-            segments += [
-                f"CLP*{claim_id}*{status}*{_money(charge)}*{_money(paid)}**12*R{claim_id}",
-                f"NM1*QC*1*******MI*{member_ids[person]}",
-            ]
-            for i in items:
-                line = int(remits.line[i])
-                segments += [
-                    f"SVC*HC:{PROCS[ln.proc[line]]}*{_money(int(ln.charge[line]))}"
-                    f"*{_money(int(remits.paid[i]))}**{int(ln.units[line])}",
-                    f"DTM*472*{from_day(int(ln.from_day[line])).strftime('%Y%m%d')}",
-                ]
-        count = len(segments) - 2 + 1  # ST..SE inclusive
-        segments += [f"SE*{count}*0001", f"GE*1*{number}", f"IEA*1*{number:09d}"]
-        (folder / f"remit_{name.lower()}_{m}.835").write_text("~\n".join(segments) + "~\n")
-    return len(files)
+        tail = [f"SE*{len(head) - 2 + segments + 1}*0001", f"GE*1*{number}", f"IEA*1*{number:09d}"]
+        text = "~\n".join(head) + "~\n" + body + "~\n" + "~\n".join(tail) + "~\n"
+        (folder / f"remit_{name.lower()}_{m}.835").write_text(text)
+    return len(file_start)
 
 
 def _episode_of(t: TruthEpisodes, person, level, day) -> np.ndarray:
