@@ -67,6 +67,8 @@ class IopSettings(ConfigurableResource):
     # 1: an X12 control-count or control-number mismatch rejects the whole file (default: the file
     # loads with a warning, docs/x12.md).
     x12_strict: int = 0
+    # percentage points a subgroup comparison should detect (80% power, alpha 0.05)
+    power_detectable_difference_pp: int = 10
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -126,6 +128,7 @@ class IopSettings(ConfigurableResource):
                 "transition_window_days",
                 "date_floor",
                 "future_tolerance_days",
+                "power_detectable_difference_pp",
             )
             if getattr(self, name) != getattr(defaults, name)
         }
@@ -160,6 +163,7 @@ ENVIRONMENT = {
     "date_floor": "IOP_DATE_FLOOR",
     "future_tolerance_days": "IOP_FUTURE_TOLERANCE_DAYS",
     "x12_strict": "IOP_X12_STRICT",
+    "power_detectable_difference_pp": "IOP_POWER_DETECTABLE_DIFFERENCE_PP",
 }
 
 

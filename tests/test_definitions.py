@@ -28,6 +28,8 @@ EXPECTED_ASSETS = {
     "seeds/race_ethnicity_map",
     "seeds/source_code_map",
     "seeds/teds_los_bins",
+    "seeds/diagnosis_groups",
+    "seeds/intensity_thresholds",
     "staging/attendance_vendor_a",
     "staging/attendance_vendor_b",
     "staging/census_vendor_a",
@@ -50,6 +52,9 @@ EXPECTED_ASSETS = {
     "core/care_spans",
     "core/episodes",
     "core/transitions",
+    "core/episode_costs",
+    "core/episode_weeks",
+    "core/episode_diagnoses",
     "marts/episodes",
     "marts/length_of_stay",
     "marts/step_down_transitions",
@@ -57,6 +62,14 @@ EXPECTED_ASSETS = {
     "marts/continuity_of_care",
     "marts/program_quality_monthly",
     "marts/claims_attendance_reconciliation",
+    "marts/episode_cost",
+    "marts/episode_cost_by_level",
+    "marts/episode_cost_by_program",
+    "marts/episode_cost_by_payer",
+    "marts/episode_cost_monthly",
+    "marts/episode_cost_step_down",
+    "marts/treatment_intensity",
+    "marts/diagnosis_outcomes",
     "publish/marts_duckdb",
 }
 
@@ -91,6 +104,9 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules(monkeypatch):
         "core/care_spans",
         "core/episodes",
         "core/transitions",
+        "core/episode_costs",
+        "core/episode_weeks",
+        "core/episode_diagnoses",
         "marts/episodes",
     }
     assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks

@@ -39,6 +39,14 @@ def test_same_file_landed_twice_and_rerun_leave_marts_identical(data_dir):
         "continuity_of_care",
         "program_quality_monthly",
         "claims_attendance_reconciliation",
+        "episode_cost",
+        "episode_cost_by_level",
+        "episode_cost_by_program",
+        "episode_cost_by_payer",
+        "episode_cost_monthly",
+        "episode_cost_step_down",
+        "treatment_intensity",
+        "diagnosis_outcomes",
     }
 
     # The same content lands again under other names (a feed re-sending its files).

@@ -694,8 +694,19 @@ AGGREGATE_MARTS = (
     "program_quality_monthly",
     "continuity_of_care",
 )
+# Aggregate marts of cost, intensity and diagnosis: attacked in tests/test_outcomes_depth.py.
+# The cost marts apply the rule through sql/macros/cost.sql (episode_cost_summary).
+OUTCOME_AGGREGATE_MARTS = (
+    "episode_cost_by_level",
+    "episode_cost_by_program",
+    "episode_cost_by_payer",
+    "episode_cost_monthly",
+    "episode_cost_step_down",
+    "treatment_intensity",
+    "diagnosis_outcomes",
+)
 # Record-level marts: their rows are persons (pseudonymized), so no aggregate suppression applies.
-RECORD_LEVEL_MARTS = ("episodes", "claims_attendance_reconciliation")
+RECORD_LEVEL_MARTS = ("episodes", "claims_attendance_reconciliation", "episode_cost")
 
 # Every count a mart prints (not rates): 0 or 11+ wherever printed.
 PRINTED_COUNTS = {
@@ -977,10 +988,12 @@ def test_docs_state_the_rule_the_sql_applies():
         p.name.removeprefix("marts__").removesuffix(".sql")
         for p in (ROOT / "sql" / "marts").glob("marts__*.sql")
     }
-    assert marts == set(AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
-    for mart in AGGREGATE_MARTS:
+    assert marts == set(AGGREGATE_MARTS) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
+    cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()
+    assert "{{ suppress_rows(" in cost_macro
+    for mart in AGGREGATE_MARTS + OUTCOME_AGGREGATE_MARTS:
         sql = (ROOT / "sql" / "marts" / f"marts__{mart}.sql").read_text()
-        assert "{{ suppress_rows(" in sql, mart
+        assert "{{ suppress_rows(" in sql or "{{ episode_cost_summary(" in sql, mart
         assert not re.search(r"between\s+1\s+and\s+10|[<>]=?\s*1[01]\b", sql), mart
         doc = _sidecar(mart)
         assert rule in " ".join(doc["description"].split()), f"{mart}: description lacks the rule"

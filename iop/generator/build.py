@@ -21,6 +21,7 @@ import pyarrow as pa
 from iop.generator import claim_chains as chains
 from iop.generator import claims as cl
 from iop.generator import x12_writer as x12w
+from iop.generator import outcomes
 from iop.generator.common import LEVELS, PAYERS, DateVocab, from_day, to_day
 from iop.generator.defects import plant_bad_rows
 from iop.generator.frames import (
@@ -240,6 +241,10 @@ def generate(
     )
     next_claim = int(cset.claim_no.max()) + 1 if cset.claim_no.size else 1
 
+    # 835 remittances for part of the claims (an independent stream: no other draw moves)
+    remits = outcomes.plant_remittances(cset, np.random.default_rng([seed, 835]), cutoff)
+    n_remit_files = outcomes.write_835_files(landing, cset, remits, persons.payer, mids)
+
     summary = GenerationSummary(str(out), clients, members, seed, "")
     bad_records = {k: [] for k in ("feed", "file", "row_number", "rule")}
     holdback_files: list[str] = []
@@ -304,6 +309,10 @@ def generate(
         },
     )
     n_defects = _write_claim_defects(truth_dir / "claim_defects.csv", cset, pids, x12)
+    n_outcomes = outcomes.write_outcome_truth(
+        truth_dir, t, cset, remits, sessions, dxv + list(cl.NOISE_DX), pids, _iso
+    )
+    n_outcomes["remittance_files"] = n_remit_files
 
     summary.truth = {
         "persons": int(keep.sum()),
@@ -368,7 +377,7 @@ def generate(
             "counts their service lines; corrections under the original's CLM01, REF*F8 = the "
             "payer's ICN from the 835 (docs/x12.md)",
         },
-        "truth": {**summary.truth, "claim_defects": n_defects},
+        "truth": {**summary.truth, "claim_defects": n_defects, "outcomes": n_outcomes},
         "person_id_scheme": "client:<client_id> for EHR clients; member:<payer>:<member_id> "
         "for claims-only members, payer spelled as in the claims (e.g. Medicaid)",
     }

@@ -6,6 +6,9 @@
 -- dimension of a year x level add up to the 'all' row, for persons (a row with its persons
 -- suppressed is suppressed whole) and for each rate's numerator and denominator (completions,
 -- step-downs: rate x denominator gives them back), each a count of its own.
+-- Power: for each subgroup against the rest of its year x level, the minimum detectable
+-- difference of each rate at 80% power and alpha 0.05 (sql/macros/power.sql) and a flag when it
+-- exceeds the configured difference (dbt var power_detectable_difference_pp, default 10 points).
 -- Grain: one row per year x level of care x dimension x value.
 with episodes as (
     select
@@ -98,6 +101,42 @@ with episodes as (
     where dimension = 'all'
 )
 
+, overall_power as (
+    -- the rest of a subgroup = the 'all' row minus the subgroup (sql/macros/power.sql)
+    select
+        period
+        , level_of_care
+        , completion_denominator as all_completion_denominator
+        , step_down_denominator as all_step_down_denominator
+    from hidden_rates
+    where dimension = 'all'
+)
+
+, power as (
+    select
+        s.period
+        , s.level_of_care
+        , s.dimension
+        , s.dimension_value
+        , case when s.dimension <> 'all' and not s.completion_hidden
+            and not o.all_completion_hidden
+            then {{ min_detectable_difference(
+                's.completion_denominator'
+                , 'p.all_completion_denominator - s.completion_denominator'
+                , 'o.all_completion_rate') }}
+        end as completion_mdd
+        , case when s.dimension <> 'all' and not s.step_down_hidden
+            and not o.all_step_down_hidden
+            then {{ min_detectable_difference(
+                's.step_down_denominator'
+                , 'p.all_step_down_denominator - s.step_down_denominator'
+                , 'o.all_step_down_rate') }}
+        end as step_down_mdd
+    from hidden_rates as s
+    left join overall as o using (period, level_of_care)
+    left join overall_power as p using (period, level_of_care)
+)
+
 select
     s.period
     , s.level_of_care
@@ -133,5 +172,10 @@ select
     , case when not s.step_down_hidden and not o.all_step_down_hidden
         then round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3) end
         as step_down_rate_ratio
+    , round(w.completion_mdd, 4) as completion_min_detectable_difference
+    , w.completion_mdd > {{ detectable_difference() }} as completion_underpowered
+    , round(w.step_down_mdd, 4) as step_down_min_detectable_difference
+    , w.step_down_mdd > {{ detectable_difference() }} as step_down_underpowered
 from hidden_rates as s
 left join overall as o using (period, level_of_care)
+left join power as w using (period, level_of_care, dimension, dimension_value)

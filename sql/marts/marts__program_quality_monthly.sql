@@ -17,6 +17,9 @@
 -- admitted or discharged) of each row (either suppressed suppresses the row whole), and for each
 -- episode count a row prints or a rate gives back (admissions, discharges, discharges with a
 -- reason, completions, the step-down denominator and step-downs), each a count of its own.
+-- Treatment intensity (IOP, PHP): the full episode-weeks starting in the month judged against
+-- the ASAM minimum (core.episode_weeks) and the share that met it; the weeks judged and the weeks
+-- meeting the minimum are counts of their own under the same rule and lines.
 -- Grain: one row per month x program x level of care (program 'All' included), from the month
 -- of a program's first activity at the level to the latest month with activity.
 with as_of as (
@@ -208,6 +211,33 @@ with as_of as (
     ) }}
 )
 
+{%- set intensity_counts = ['intensity_weeks_judged', 'intensity_weeks_meeting_minimum'] %}
+
+, intensity as (
+    select
+        date_trunc('month', week_start)::date as month
+        , coalesce(program, 'All') as program
+        , level_of_care
+        , count(*) filter (where meets_minimum is not null) as intensity_weeks_judged
+        , count(*) filter (where meets_minimum) as intensity_weeks_meeting_minimum
+    from {{ ref('core__episode_weeks') }}
+    where full_week
+    group by grouping sets ((month, program, level_of_care), (month, level_of_care))
+)
+
+, intensity_cells as (
+    select
+        s.*
+        , coalesce(i.intensity_weeks_judged, 0) as intensity_weeks_judged
+        , coalesce(i.intensity_weeks_meeting_minimum, 0) as intensity_weeks_meeting_minimum
+    from suppression as s
+    left join intensity as i using (month, program, level_of_care)
+)
+
+, intensity_suppression as (
+    {{ suppress_counts('intensity_cells', key, intensity_counts, lines, also_hide='suppressed') }}
+)
+
 select
     s.month
     , s.program
@@ -240,6 +270,12 @@ select
         as claims_reconciliation_rate
     , q.checks as data_quality_checks
     , round(q.passed / nullif(q.checks, 0), 4) as data_quality_pass_rate
-from suppression as s
+    , case when not s.intensity_weeks_judged_suppressed then s.intensity_weeks_judged end
+        as intensity_weeks_judged
+    , case when not (s.intensity_weeks_meeting_minimum_suppressed
+        or s.intensity_weeks_judged_suppressed)
+        then round(s.intensity_weeks_meeting_minimum / nullif(s.intensity_weeks_judged, 0), 4)
+    end as intensity_share_meeting_minimum
+from intensity_suppression as s
 cross join as_of as a
 cross join data_quality as q

@@ -1,0 +1,99 @@
+-- Cost aggregates of closed episodes (marts.episode_cost_by_*), one grain per mart, written once.
+-- episode_cost_summary(by): per level of care and the `by` columns (a list, possibly empty), the
+-- persons and closed episodes, the episodes with a cost (every line's allowed and paid amount
+-- known), totals and the median and quartiles of the allowed and paid amount per episode, per day
+-- of stay and per attended hour (episodes with attended hours only), and the share of claim lines
+-- paid from 835 remittances. Small cells: the rule of sql/macros/suppression.sql; its line here
+-- is the rows of one level of care, whose total (the level's row of marts.episode_cost_by_level)
+-- is published there; every count and statistic of a suppressed row is null.
+{% macro episode_cost_summary(by) -%}
+{%- set key = ['level_of_care'] + by %}
+with episodes as (
+    select *
+    from {{ ref('marts__episode_cost') }}
+    where not is_open
+)
+
+, cells as (
+    select
+        level_of_care
+        {%- for column in by %}
+        , {{ column }}
+        {%- endfor %}
+        , count(distinct person_key) as persons
+        , count(*) as episodes
+        , count(*) filter (where allowed_amount is not null and paid_amount is not null)
+            as costed_episodes
+        , count(*) filter (where cost_coverage = 'ehr_only') as episodes_without_claims
+        , sum(allowed_amount) filter (where paid_amount is not null) as allowed_total
+        , sum(paid_amount) filter (where allowed_amount is not null) as paid_total
+        , quantile_cont(allowed_amount, [0.25, 0.5, 0.75])
+            filter (where paid_amount is not null) as allowed_quartiles
+        , quantile_cont(paid_amount, [0.25, 0.5, 0.75])
+            filter (where allowed_amount is not null) as paid_quartiles
+        , quantile_cont(allowed_per_day, 0.5) filter (where paid_amount is not null)
+            as median_allowed_per_day
+        , quantile_cont(paid_per_day, 0.5) filter (where allowed_amount is not null)
+            as median_paid_per_day
+        , quantile_cont(allowed_per_attended_hour, 0.5) filter (where paid_amount is not null)
+            as median_allowed_per_attended_hour
+        , quantile_cont(paid_per_attended_hour, 0.5) filter (where allowed_amount is not null)
+            as median_paid_per_attended_hour
+        , sum(claim_lines) as claim_lines
+        , sum(remitted_lines) as remitted_lines
+    from episodes
+    group by all
+)
+
+{%- set lines = [{'by': ['level_of_care']}] %}
+
+, row_suppression as (
+    {{ suppress_rows('cells', key, ['persons'], lines) }}
+)
+
+, suppression as (
+    {{ suppress_counts(
+        'row_suppression', key, ['episodes', 'costed_episodes', 'episodes_without_claims']
+        , lines, also_hide='suppressed'
+    ) }}
+)
+
+select
+    level_of_care
+    {%- for column in by %}
+    , {{ column }}
+    {%- endfor %}
+    , suppressed
+    , case when not suppressed then persons end as persons
+    , case when not episodes_suppressed then episodes end as episodes
+    , case when not costed_episodes_suppressed then costed_episodes end as costed_episodes
+    , case when not episodes_without_claims_suppressed then episodes_without_claims end
+        as episodes_without_claims
+    , case when not costed_episodes_suppressed then allowed_total end as allowed_total
+    , case when not costed_episodes_suppressed then paid_total end as paid_total
+    , case when not costed_episodes_suppressed
+        then round(allowed_total / nullif(costed_episodes, 0), 2) end as mean_allowed_per_episode
+    , case when not costed_episodes_suppressed then round(allowed_quartiles[1], 2) end
+        as p25_allowed_per_episode
+    , case when not costed_episodes_suppressed then round(allowed_quartiles[2], 2) end
+        as median_allowed_per_episode
+    , case when not costed_episodes_suppressed then round(allowed_quartiles[3], 2) end
+        as p75_allowed_per_episode
+    , case when not costed_episodes_suppressed then round(paid_quartiles[1], 2) end
+        as p25_paid_per_episode
+    , case when not costed_episodes_suppressed then round(paid_quartiles[2], 2) end
+        as median_paid_per_episode
+    , case when not costed_episodes_suppressed then round(paid_quartiles[3], 2) end
+        as p75_paid_per_episode
+    , case when not costed_episodes_suppressed then round(median_allowed_per_day, 2) end
+        as median_allowed_per_day
+    , case when not costed_episodes_suppressed then round(median_paid_per_day, 2) end
+        as median_paid_per_day
+    , case when not costed_episodes_suppressed then round(median_allowed_per_attended_hour, 2) end
+        as median_allowed_per_attended_hour
+    , case when not costed_episodes_suppressed then round(median_paid_per_attended_hour, 2) end
+        as median_paid_per_attended_hour
+    , case when not suppressed
+        then round(remitted_lines / nullif(claim_lines, 0), 4) end as remitted_line_share
+from suppression
+{%- endmacro %}

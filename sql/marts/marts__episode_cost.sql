@@ -1,0 +1,28 @@
+-- De-identified cost of each episode of care: allowed and paid amounts of its final claim lines
+-- (paid from 835 remittances where present, from the claim otherwise; the source named per row),
+-- per episode, per day of stay and per attended hour. EHR-only episodes have no cost and
+-- claims-only episodes no attended hours: those values are null, never 0.
+-- Grain: one row per episode (the episode_key of marts.episodes).
+select
+    sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
+    , p.person_key
+    , e.level_of_care
+    , e.program
+    , p.payer
+    , date_trunc('month', e.start_date)::date as start_month
+    , e.is_open
+    , c.cost_coverage
+    , c.claim_lines
+    , c.remitted_lines
+    , c.paid_amount_source
+    , c.allowed_amount
+    , c.paid_amount
+    , e.length_of_stay
+    , c.attended_hours
+    , round(c.allowed_amount / e.length_of_stay, 2) as allowed_per_day
+    , round(c.paid_amount / e.length_of_stay, 2) as paid_per_day
+    , round(c.allowed_amount / nullif(c.attended_hours, 0), 2) as allowed_per_attended_hour
+    , round(c.paid_amount / nullif(c.attended_hours, 0), 2) as paid_per_attended_hour
+from {{ ref('core__episodes') }} as e
+join {{ ref('core__persons') }} as p using (person_id)
+join {{ ref('core__episode_costs') }} as c using (episode_id)

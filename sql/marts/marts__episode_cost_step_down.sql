@@ -1,0 +1,100 @@
+-- What a course of IOP cost against the residential or partial-hospitalization episode the same
+-- persons stepped down from: for each closed RES or PHP episode followed by a step down to IOP
+-- within the transition window (core.transitions), with a cost for both episodes, the median
+-- allowed and paid amount per episode and per day of stay at the higher level and in IOP, and
+-- the median difference (IOP minus higher level) per pair.
+-- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: each row is a line
+-- of its own (the rows are different populations and add up to nothing published).
+-- Grain: one row per level stepped down from (RES, PHP).
+with costs as (
+    select
+        e.episode_id
+        , e.person_id
+        , e.is_open
+        , c.allowed_amount
+        , c.paid_amount
+        , e.length_of_stay
+    from {{ ref('core__episodes') }} as e
+    join {{ ref('core__episode_costs') }} as c using (episode_id)
+    where c.allowed_amount is not null and c.paid_amount is not null
+)
+
+, pairs as (
+    select
+        t.from_level
+        , f.person_id
+        , f.allowed_amount as from_allowed
+        , f.paid_amount as from_paid
+        , f.allowed_amount / f.length_of_stay as from_allowed_per_day
+        , i.allowed_amount as iop_allowed
+        , i.paid_amount as iop_paid
+        , i.allowed_amount / i.length_of_stay as iop_allowed_per_day
+    from {{ ref('core__transitions') }} as t
+    join costs as f on f.episode_id = t.episode_id
+    join costs as i on i.episode_id = t.next_episode_id
+    where t.from_level in ('RES', 'PHP')
+        and t.to_level = 'IOP'
+        and t.direction = 'step_down'
+        and not f.is_open
+        and not i.is_open
+)
+
+, cells as (
+    select
+        from_level
+        , 'IOP' as to_level
+        , count(distinct person_id) as persons
+        , count(*) as episode_pairs
+        , quantile_cont(from_allowed, 0.5) as median_from_allowed
+        , quantile_cont(iop_allowed, 0.5) as median_iop_allowed
+        , quantile_cont(from_paid, 0.5) as median_from_paid
+        , quantile_cont(iop_paid, 0.5) as median_iop_paid
+        , quantile_cont(from_allowed_per_day, 0.5) as median_from_allowed_per_day
+        , quantile_cont(iop_allowed_per_day, 0.5) as median_iop_allowed_per_day
+        , quantile_cont(iop_allowed - from_allowed, 0.5) as median_allowed_difference
+    from pairs
+    group by all
+)
+
+, levels as (
+    select unnest(['RES', 'PHP']) as from_level, 'IOP' as to_level
+)
+
+, spine as (
+    select l.from_level, l.to_level, c.* exclude (from_level, to_level)
+    from levels as l
+    left join cells as c using (from_level)
+)
+
+{%- set key = ['from_level', 'to_level'] %}
+{%- set lines = [{'by': ['from_level']}] %}
+
+, row_suppression as (
+    {{ suppress_rows('spine', key, ['persons'], lines) }}
+)
+
+, suppression as (
+    {{ suppress_counts('row_suppression', key, ['episode_pairs'], lines, also_hide='suppressed') }}
+)
+
+select
+    from_level
+    , to_level
+    , suppressed
+    , case when not suppressed then coalesce(persons, 0) end as persons
+    , case when not episode_pairs_suppressed then coalesce(episode_pairs, 0) end as episode_pairs
+    , case when not episode_pairs_suppressed then round(median_from_allowed, 2) end
+        as median_from_allowed
+    , case when not episode_pairs_suppressed then round(median_iop_allowed, 2) end
+        as median_iop_allowed
+    , case when not episode_pairs_suppressed then round(median_from_paid, 2) end
+        as median_from_paid
+    , case when not episode_pairs_suppressed then round(median_iop_paid, 2) end
+        as median_iop_paid
+    , case when not episode_pairs_suppressed then round(median_from_allowed_per_day, 2) end
+        as median_from_allowed_per_day
+    , case when not episode_pairs_suppressed then round(median_iop_allowed_per_day, 2) end
+        as median_iop_allowed_per_day
+    , case when not episode_pairs_suppressed then round(median_allowed_difference, 2) end
+        as median_allowed_difference
+from suppression

@@ -1,0 +1,57 @@
+-- Was the program intensive enough? Per level of care (IOP, PHP) and EHR program (program 'All' =
+-- every program of the level): the full episode-weeks judged against the ASAM minimum
+-- (core.episode_weeks: IOP 9 hours adults / 6 adolescents, PHP 20), the share that met it, and
+-- the median and quartiles of attended hours in a full week (weeks with no attendance count as 0).
+-- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: the programs of a
+-- level add up to its 'All' row, for the persons of each row (suppressed with the row) and for
+-- its episodes, judged weeks and weeks meeting the minimum, each a count of its own.
+-- Grain: one row per level of care x program (program 'All' included).
+with weeks as (
+    select *
+    from {{ ref('core__episode_weeks') }}
+    where level_of_care in ('IOP', 'PHP') and full_week
+)
+
+, cells as (
+    select
+        level_of_care
+        , coalesce(program, 'All') as program
+        , count(distinct person_id) as persons
+        , count(distinct episode_id) as episodes
+        , count(*) filter (where meets_minimum is not null) as weeks_judged
+        , count(*) filter (where meets_minimum) as weeks_meeting_minimum
+        , quantile_cont(attended_hours, [0.25, 0.5, 0.75]) as hours_quartiles
+    from weeks
+    group by grouping sets ((level_of_care, program), (level_of_care))
+)
+
+{%- set key = ['level_of_care', 'program'] %}
+{%- set lines = [{
+    'by': ['level_of_care'], 'where': "program <> 'All'", 'total': "program = 'All'"
+}] %}
+
+, row_suppression as (
+    {{ suppress_rows('cells', key, ['persons'], lines) }}
+)
+
+, suppression as (
+    {{ suppress_counts(
+        'row_suppression', key, ['episodes', 'weeks_judged', 'weeks_meeting_minimum']
+        , lines, also_hide='suppressed'
+    ) }}
+)
+
+select
+    level_of_care
+    , program
+    , suppressed
+    , case when not suppressed then persons end as persons
+    , case when not episodes_suppressed then episodes end as episodes
+    , case when not weeks_judged_suppressed then weeks_judged end as weeks_judged
+    , case when not (weeks_meeting_minimum_suppressed or weeks_judged_suppressed)
+        then round(weeks_meeting_minimum / nullif(weeks_judged, 0), 4) end
+        as share_weeks_meeting_minimum
+    , case when not suppressed then round(hours_quartiles[1], 2) end as p25_weekly_hours
+    , case when not suppressed then round(hours_quartiles[2], 2) end as median_weekly_hours
+    , case when not suppressed then round(hours_quartiles[3], 2) end as p75_weekly_hours
+from suppression
