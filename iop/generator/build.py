@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from iop.generator import claim_chains as chains
 from iop.generator import claims as cl
-from iop.generator import x12_writer as x12w
 from iop.generator import outcomes
+from iop.generator import x12_writer as x12w
 from iop.generator.common import LEVELS, PAYERS, DateVocab, from_day, to_day
 from iop.generator.defects import plant_bad_rows
 from iop.generator.frames import (
