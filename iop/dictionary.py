@@ -88,6 +88,13 @@ class ColumnDoc:
     description: str
     unit: str | None = None
     values: tuple[tuple[str, str], ...] = ()
+    # The code set of a coded column's labels (meta.labels); a coded column (meta.values or
+    # meta.labels) is published with a `<name>_label` column beside it.
+    labels: str | None = None
+
+    @property
+    def coded(self) -> bool:
+        return bool(self.values or self.labels)
 
     @property
     def comment(self) -> str:
@@ -198,6 +205,7 @@ def from_node(node: Mapping) -> ModelDoc:
                 description=_text(spec.get("description"), f"{at}.description"),
                 unit=_text(meta["unit"], f"{at}.unit") if meta.get("unit") is not None else None,
                 values=_values(meta.get("values"), at),
+                labels=_text(meta["labels"], f"{at}.labels") if meta.get("labels") else None,
             )
         )
     if not columns:

@@ -101,8 +101,12 @@ with episodes as (
 select
     s.period
     , s.level_of_care
+    , {{ label('s.level_of_care', 'level_of_care', fixed={'All': 'All levels of care'}
+        , alias='level_of_care_label') }}
     , s.dimension
+    , {{ label('s.dimension', 'dimension', alias='dimension_label') }}
     , s.dimension_value
+    , {{ label('s.dimension_value', code_set_expr='s.dimension', alias='dimension_value_label') }}
     , s.suppressed
     , case when not s.suppressed then s.persons end as persons
     , case when not s.suppressed then s.episodes end as episodes

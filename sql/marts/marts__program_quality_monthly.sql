@@ -2,7 +2,7 @@
 -- (PHP, IOP, OP; program 'All' = every program of the level), the census, admissions,
 -- discharges, scheduled sessions and no-show rate, median length of stay and completion rate of
 -- the month's discharges, their 30-day step-down rate, the share of attended person-days that
--- are billed (marts.claims_attendance_reconciliation) and the data-quality pass rate.
+-- are billed (marts.reconciliation_program_month) and the data-quality pass rate.
 -- Episodes count only when the EHR knows them (attendance or census; claims-only episodes are
 -- care elsewhere). no_show_rate = no-shows / all scheduled sessions (cancellations by either side
 -- and excused absences stay in the denominator and are not no-shows). step_down_30d_rate counts
@@ -147,8 +147,8 @@ with as_of as (
         , level_of_care
         , attended_and_billed_days + attended_not_billed_days as billable_attended_days
         , attended_and_billed_days
-    from {{ ref('marts__claims_attendance_reconciliation') }}
-    where grain = 'program_month' and level_of_care <> 'All'
+    from {{ ref('marts__reconciliation_program_month') }}
+    where level_of_care <> 'All'
 )
 
 , latest_checks as (
@@ -212,6 +212,7 @@ select
     s.month
     , s.program
     , s.level_of_care
+    , {{ label('s.level_of_care', 'level_of_care', alias='level_of_care_label') }}
     , last_day(s.month) <= a.as_of_date as month_complete
     , last_day(s.month) + 30 <= a.as_of_date as step_down_window_complete
     , s.suppressed

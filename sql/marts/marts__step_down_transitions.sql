@@ -89,9 +89,14 @@ with discharges as (
 
 select
     s.breakdown
+    , {{ label('s.breakdown', 'breakdown', alias='breakdown_label') }}
     , s.from_level
+    , {{ label('s.from_level', 'level_of_care', alias='from_level_label') }}
     , s.to_level
+    , {{ label('s.to_level', 'level_of_care', fixed={'NONE': 'No next level of care'}
+        , alias='to_level_label') }}
     , s.direction
+    , {{ label('s.direction', 'transition_direction', alias='direction_label') }}
     , s.program
     , s.discharge_month
     , s.suppressed
