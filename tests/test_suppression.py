@@ -82,9 +82,38 @@ def read_published(data_dir: Path) -> dict[str, pd.DataFrame]:
                 "select table_name from information_schema.tables where table_schema = 'main'"
             ).fetchall()
         ]
-        return {t: con.execute(f'select * from "{t}"').df() for t in tables}
+        marts = {t: con.execute(f'select * from "{t}"').df() for t in tables}
     finally:
         con.close()
+    if LOS_MARTS[0] in marts:
+        marts["length_of_stay"] = combined_length_of_stay(marts)
+    return marts
+
+
+# The five one-grain length-of-stay marts, computed together (their lines cross), and the
+# breakdown each holds: the attack reads them as one table, as an adversary holding all five would.
+LOS_MARTS = {
+    "length_of_stay_by_level": "level_of_care",
+    "length_of_stay_by_program": "program",
+    "length_of_stay_by_discharge_month": "discharge_month",
+    "length_of_stay_by_discharge_reason": "discharge_reason",
+    "length_of_stay_by_payer": "payer",
+}
+
+
+def combined_length_of_stay(marts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The five marts as one frame with a `breakdown` column; 'All' (or no month) elsewhere."""
+    frames = []
+    for table, breakdown in LOS_MARTS.items():
+        df = marts[table].copy()
+        df.insert(0, "breakdown", breakdown)
+        for column in ("program", "discharge_reason", "payer"):
+            if column not in df:
+                df[column] = "All"
+        if "discharge_month" not in df:
+            df["discharge_month"] = pd.NaT
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _int(value) -> int | None:
@@ -695,7 +724,12 @@ AGGREGATE_MARTS = (
     "continuity_of_care",
 )
 # Record-level marts: their rows are persons (pseudonymized), so no aggregate suppression applies.
-RECORD_LEVEL_MARTS = ("episodes", "claims_attendance_reconciliation")
+RECORD_LEVEL_MARTS = (
+    "episodes",
+    "reconciliation_person_day",
+    "reconciliation_program_month",
+    "check_history",
+)
 
 # Every count a mart prints (not rates): 0 or 11+ wherever printed.
 PRINTED_COUNTS = {
@@ -889,6 +923,7 @@ def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_buil
         c
         for c in du.columns
         if c not in ("period", "level_of_care", "dimension", "dimension_value", "suppressed")
+        and not c.endswith("_label")
     ]
     row = du[
         (du.period == 2025)
@@ -977,9 +1012,16 @@ def test_docs_state_the_rule_the_sql_applies():
         p.name.removeprefix("marts__").removesuffix(".sql")
         for p in (ROOT / "sql" / "marts").glob("marts__*.sql")
     }
-    assert marts == set(AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
-    for mart in AGGREGATE_MARTS:
+    aggregate = [m for m in AGGREGATE_MARTS if m != "length_of_stay"] + list(LOS_MARTS)
+    assert marts == set(aggregate) | set(RECORD_LEVEL_MARTS)
+    # the length-of-stay marts share one macro that applies the rule to the five together
+    los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
+    assert "{{ suppress_rows(" in los_macro and "{{ suppress_counts(" in los_macro
+    for mart in aggregate:
         sql = (ROOT / "sql" / "marts" / f"marts__{mart}.sql").read_text()
+        if mart in LOS_MARTS:
+            assert "{{ length_of_stay_breakdowns() }}" in sql, mart
+            sql = los_macro
         assert "{{ suppress_rows(" in sql, mart
         assert not re.search(r"between\s+1\s+and\s+10|[<>]=?\s*1[01]\b", sql), mart
         doc = _sidecar(mart)
