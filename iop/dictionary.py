@@ -121,6 +121,8 @@ class ModelDoc:
     path: Path | None = None
     layer: str = "marts"
     materialized: str | None = None
+    # The columns that identify a row (meta.unique_key): one grain per table.
+    unique_key: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -218,6 +220,7 @@ def from_node(node: Mapping) -> ModelDoc:
         path=PROJECT_ROOT / str(where).removeprefix("iop://"),
         layer=node["schema"],
         materialized=(node.get("config") or {}).get("materialized"),
+        unique_key=tuple(str(c) for c in _meta(node).get("unique_key") or ()),
     )
 
 
