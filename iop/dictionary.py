@@ -53,7 +53,11 @@ LAYER_INTROS = {
         "`$IOP_DATA_DIR/marts/<mart>.parquet`. Every description below is also a DuckDB comment "
         "in the published file (`select table_name, column_name, comment from duckdb_columns()`), "
         "with the grain, units and values. Persons are keyed pseudonyms, dates are months, ages "
-        "are bands; aggregate marts suppress cells of 1-10 persons.",
+        "are bands; aggregate marts suppress cells of 1-10 persons. Each table has one grain "
+        "(its unique key below). Every coded column (level of care, TEDS-D codes, demographics, "
+        "reasons, statuses) has its display label beside it as `<column>_label`; a null measure "
+        "says why it is null: `suppressed` (the row), `<measure>_suppressed` (the measure alone, "
+        "small-cell rule) or `<measure>_not_applicable` (e.g. a rate with a denominator of 0).",
     ),
     "core": (
         "Core",
@@ -387,6 +391,8 @@ def _markdown_section(doc: ModelDoc, heading: str) -> list[str]:
         f"**Grain:** {_md(_sentence(doc.grain))}",
         "",
     ]
+    if doc.unique_key:
+        lines += [f"**Unique key:** {', '.join(f'`{c}`' for c in doc.unique_key)}.", ""]
     if doc.path is not None:
         source = doc.path.relative_to(PROJECT_ROOT).with_suffix(".sql").as_posix()
         kind = f" ({doc.materialized})" if doc.materialized else ""
