@@ -180,35 +180,65 @@ def test_a_split_mart_sums_to_the_level_row(published):
             assert total == parts, level
 
 
-LOS_FLAGGED = {
-    "attendance_rate": (None, "attendance_rate_not_applicable"),
-    "episodes_with_reason": ("episodes_with_reason_suppressed", None),
-    "completion_rate": ("completion_rate_suppressed", "completion_rate_not_applicable"),
-    "dropout_rate": ("dropout_rate_suppressed", "dropout_rate_not_applicable"),
-    "transfer_rate": ("transfer_rate_suppressed", "transfer_rate_not_applicable"),
+# Measures published whatever their row: a level's open episodes are in no line of the rule; the
+# data-quality figures of a month count checks, not persons.
+ROW_INDEPENDENT = {
+    ("length_of_stay_by_level", "open_episodes"),
+    ("program_quality_monthly", "data_quality_checks"),
+    ("program_quality_monthly", "data_quality_pass_rate"),
 }
 
 
-@pytest.mark.parametrize("mart", sorted(m for m in SPLIT_MARTS if m.startswith("length")))
-def test_a_null_measure_is_either_suppressed_or_not_applicable(published, mart):
-    df = published.execute(f'select * from "{mart}"').df()
-    reasons_seen = set()
-    for measure, (suppressed, not_applicable) in LOS_FLAGGED.items():
+def _null_reasons(df: pd.DataFrame, mart: str, measure: str) -> tuple[pd.Series, pd.Series]:
+    """(suppressed, not applicable) per row for `measure`, from the row's and its own flags."""
+    hidden = pd.Series(False, index=df.index)
+    if "suppressed" in df and (mart, measure) not in ROW_INDEPENDENT:
         hidden = df["suppressed"].copy()
-        if suppressed:
-            hidden |= df[suppressed]
-            # a measure hidden with its row is flagged, not only the row
-            assert df.loc[df["suppressed"], suppressed].all(), (mart, measure)
-        na = df[not_applicable] if not_applicable else pd.Series(False, index=df.index)
+    if f"{measure}_suppressed" in df:
+        hidden |= df[f"{measure}_suppressed"]
+    na = df.get(f"{measure}_not_applicable", pd.Series(False, index=df.index))
+    return hidden, na
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_a_null_measure_is_either_suppressed_or_not_applicable(published, docs, mart):
+    """NULL never means two things: a measure (a documented column with a unit) is null exactly
+    when its row is suppressed, it is suppressed on its own (`<measure>_suppressed`) or it does
+    not apply (`<measure>_not_applicable`), never both; the confidence bounds of a rate are null
+    with it. Marts without suppression flag only what does not apply."""
+    df = published.execute(f'select * from "{mart}"').df()
+    doc = docs[mart]
+    measures = [c.name for c in doc.columns if c.unit and c.name not in doc.unique_key] + [
+        c.name.removesuffix("_not_applicable")
+        for c in doc.columns
+        if c.name.endswith("_not_applicable")
+    ]
+    if "suppressed" not in df:
+        # record-level marts: only flagged measures
+        measures = [m for m in measures if f"{m}_not_applicable" in df]
+    seen = set()
+    for measure in dict.fromkeys(measures):
+        if measure.endswith(("_ci_low", "_ci_high")):
+            rate = measure.rsplit("_ci_", 1)[0]
+            assert (df[measure].isna() == df[rate].isna()).all(), (mart, measure)
+            continue
+        hidden, na = _null_reasons(df, mart, measure)
+        if {f"{measure}_suppressed", "suppressed"} <= set(df) and (mart, measure) not in (
+            ROW_INDEPENDENT
+        ):
+            # a measure hidden with its row is flagged as well
+            assert df.loc[df["suppressed"], f"{measure}_suppressed"].all(), (mart, measure)
         assert not (hidden & na).any(), (mart, measure)
-        assert (df[measure].isna() == (hidden | na)).all(), (mart, measure)
-        reasons_seen |= {"suppressed"} if hidden.any() else set()
-        reasons_seen |= {"not_applicable"} if na.any() else set()
+        unexplained = df[measure].isna() & ~(hidden | na)
+        assert not unexplained.any(), (mart, measure, int(unexplained.sum()))
+        assert not (df[measure].notna() & (hidden | na)).any(), (mart, measure)
+        seen |= {"suppressed"} if (hidden & df[measure].isna()).any() else set()
+        seen |= {"not_applicable"} if na.any() else set()
     if mart == "length_of_stay_by_level":
         open_ = df["open_episodes"]
-        assert (open_.isna() == df["open_episodes_suppressed"]).all()
         assert not open_.between(1, 10).any()
-    assert reasons_seen, mart
+    if "suppressed" in df:
+        assert "suppressed" in seen, mart
 
 
 def test_check_history_is_published_without_failing_values(published_small, published):

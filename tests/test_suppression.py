@@ -923,7 +923,7 @@ def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_buil
         c
         for c in du.columns
         if c not in ("period", "level_of_care", "dimension", "dimension_value", "suppressed")
-        and not c.endswith("_label")
+        and not c.endswith(("_label", "_suppressed", "_not_applicable"))
     ]
     row = du[
         (du.period == 2025)
@@ -932,6 +932,11 @@ def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_buil
         & (du.dimension_value == "M")
     ]
     assert row[stats].isna().all().all(), row[stats].to_dict("records")
+    # each of its measures says it is suppressed, none that it is not applicable
+    flags = [c for c in du.columns if c.endswith("_suppressed")]
+    assert flags and row[flags].all().all(), row[flags].to_dict("records")
+    not_applicable = [c for c in du.columns if c.endswith("_not_applicable")]
+    assert not_applicable and not row[not_applicable].any().any()
 
 
 def test_hand_built_single_primary_cell_gets_complementary_suppression(hand_built):
