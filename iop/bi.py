@@ -3,17 +3,23 @@
 SQLAlchemy reflects a DuckDB table through duckdb-engine, a dialect derived from SQLAlchemy's
 PostgreSQL one that answers PostgreSQL's catalog queries from DuckDB's `pg_catalog` emulation.
 From SQLAlchemy 2.0.45 (pinned here: 2.1.9) the column query also reads `pg_catalog.pg_collation`,
-which DuckDB 2.0.1 does not emulate, and duckdb-engine 0.17.0 (the newest release on PyPI) does not
-override that query: `inspect(engine).get_columns(...)` and `pandas.read_sql_table(...)` fail with
-"Referenced table pg_catalog.pg_collation not found" (duckdb_engine issues #1379, #1391; DuckDB
-issue #22069; the fix, duckdb_engine PR #1393, is unreleased). `pg_catalog` is DuckDB's system
-catalog, so no view shipped in marts.duckdb can fill the gap: the work-around lives in the
-client. `install()` makes duckdb-engine's column query ask for no collation (DuckDB columns have
-none that differs from their type's), as that PR does, and, with SQLAlchemy 2.1, restores the
-PostgreSQL dialect's own column reflection (duckdb-engine 0.17 calls a helper with SQLAlchemy 2.0's
-arguments) and turns the `::regclass` casts of the constraint queries (no such type in DuckDB)
-into NULL; `create_engine()` installs it and opens the published file read-only. Remove it once a duckdb-engine release carries the fix: the test
-tests/test_bi_reflection.py shows whether reflection still needs it.
+which DuckDB 2.0.1 does not emulate, and duckdb-engine 0.17.0 (the newest release on PyPI) does
+not override that query: `inspect(engine).get_columns(...)` and `pandas.read_sql_table(...)` fail
+with "Referenced table pg_catalog.pg_collation not found" (duckdb_engine issues #1379 and #1391,
+DuckDB issue #22069; the duckdb-engine fix, PR #1393, is unreleased). `pg_catalog` is DuckDB's
+system catalog, so no view shipped in marts.duckdb can fill the gap: the work-around lives in the
+client. `install()` patches duckdb-engine's dialect class (not SQLAlchemy's PostgreSQL one):
+
+* the column query asks for no collation (DuckDB columns have none that differs from their
+  type's), as that PR does;
+* with SQLAlchemy 2.1, the PostgreSQL dialect's own column reflection is used (duckdb-engine 0.17
+  calls a helper with SQLAlchemy 2.0's arguments);
+* the `::regclass` casts of the constraint queries (no such type in DuckDB, which has no
+  constraint comments either) compile to NULL;
+* table options (access method, tablespace, inheritance: pg_inherits) reflect as none.
+
+`create_engine()` installs it and opens the published file read-only. Remove the module once a
+duckdb-engine release reflects on its own: tests/test_bi_reflection.py then fails, saying so.
 """
 
 from __future__ import annotations

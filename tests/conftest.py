@@ -43,7 +43,7 @@ def query(data_dir: Path, sql: str, params=None, database: str = "warehouse.duck
 @pytest.fixture(scope="session")
 def published_small(tmp_path_factory) -> Path:
     """A small generated dataset built and published once per session (the data folder), for
-    tests that only read the published marts (tests/test_analyst_marts.py, test_bi_reflection.py)."""
+    tests that only read the published marts (test_analyst_marts.py, test_bi_reflection.py)."""
     data_dir = tmp_path_factory.mktemp("published_small") / "data"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IOP_DATA_DIR", str(data_dir))

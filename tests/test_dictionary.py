@@ -221,7 +221,10 @@ def test_render_refuses_a_database_that_differs_from_the_docs(tmp_path, docs):
         dictionary.render_markdown(database=path)
     message = str(error.value)
     assert "undocumented: ['zip']" in message and "not in the table: ['payer']" in message
-    assert "marts.length_of_stay_by_level.persons: documented type BIGINT, table type INTEGER" in message
+    assert (
+        "marts.length_of_stay_by_level.persons: documented type BIGINT, table type INTEGER"
+        in message
+    )
     assert "core.persons: documented columns differ from the table; not in the table: ['sex']" in (
         message
     )

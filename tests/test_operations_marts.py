@@ -1,5 +1,5 @@
-"""marts.reconciliation_person_day / _program_month, marts.program_quality_monthly and iop.kpis on hand-built
-landing files, with every expected value worked out by hand in the comments."""
+"""marts.reconciliation_person_day / _program_month, marts.program_quality_monthly and iop.kpis
+on hand-built landing files, with every expected value worked out by hand in the comments."""
 
 from __future__ import annotations
 
