@@ -153,6 +153,10 @@ def test_no_mart_mixes_grains(docs, published):
         assert "grain" not in built, mart
         if mart in SPLIT_MARTS:
             assert "breakdown" not in built, mart
+        # a long-format mart (step_down_transitions, continuity_of_care: breakdown all / program
+        # / month; demographic_utilization: dimension) names the dimension in its unique key
+        for dimension in {"breakdown", "dimension"} & set(built):
+            assert dimension in doc.unique_key, (mart, dimension)
         assert doc.unique_key, f"{mart}: declare meta.unique_key"
         assert set(doc.unique_key) <= set(built), mart
         key = ", ".join(f'"{c}"' for c in doc.unique_key)

@@ -20,6 +20,7 @@ EXPECTED_ASSETS = {
     "audit/landed_files",
     "audit/check_results",
     "seeds/age_bands",
+    "seeds/code_labels",
     "seeds/discharge_reason",
     "seeds/level_of_care",
     "seeds/level_of_care_codes",

@@ -85,7 +85,7 @@ def read_published(data_dir: Path) -> dict[str, pd.DataFrame]:
         marts = {t: con.execute(f'select * from "{t}"').df() for t in tables}
     finally:
         con.close()
-    if LOS_MARTS[0] in marts:
+    if "length_of_stay_by_level" in marts:
         marts["length_of_stay"] = combined_length_of_stay(marts)
     return marts
 
@@ -110,10 +110,21 @@ def combined_length_of_stay(marts: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for column in ("program", "discharge_reason", "payer"):
             if column not in df:
                 df[column] = "All"
-        if "discharge_month" not in df:
-            df["discharge_month"] = pd.NaT
         frames.append(df)
+    month = marts["length_of_stay_by_discharge_month"]["discharge_month"].dtype
+    columns = list(dict.fromkeys(c for df in frames for c in df.columns))
+    for i, df in enumerate(frames):
+        # every frame with every column, typed as in the mart that has it (no all-NA guessing)
+        for column in columns:
+            if column not in df:
+                kind = month if column == "discharge_month" else _dtype_of(frames, column)
+                df[column] = pd.Series(None, index=df.index, dtype=kind)
+        frames[i] = df[columns]
     return pd.concat(frames, ignore_index=True)
+
+
+def _dtype_of(frames: list[pd.DataFrame], column: str):
+    return next(df[column].dtype for df in frames if column in df)
 
 
 def _int(value) -> int | None:
