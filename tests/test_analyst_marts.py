@@ -248,7 +248,9 @@ def test_a_null_measure_is_either_suppressed_or_not_applicable(published, docs, 
 def test_check_history_is_published_without_failing_values(published_small, published):
     columns = _columns(published, "check_history")
     assert not {"observed_value", "failing_sample"} & set(columns)
-    assert {"table_name", "check_name", "status", "checked_at", "unexpected_count"} <= set(columns)
+    assert {"checked_table", "expectation", "status", "checked_at", "unexpected_count"} <= set(
+        columns
+    )
     published_rows = published.execute("select count(*) from check_history").fetchone()[0]
     recorded = query(published_small, "select count(*) from audit.check_results")[0][0]
     # the marts' own checks run after the marts are built: they reach the next publication
