@@ -1,11 +1,12 @@
 -- Display labels for coded mart columns: `{{ label('teds_los') }}` is the expression
 -- `<label of teds_los> as teds_los_label`, so a mart selects each coded column followed by its
 -- label. Labels come from the value sets (sql/seeds): a code set is a seed, its code column and
--- its label column (renamed inside the lookup, so the mart's column, named like the seed's,
--- binds to the mart's row). Several codes sharing a label (TEDS-D SERVICES_D 6 is both PHP and IOP) pick
+-- its label column (renamed inside the lookup, so that the mart's column, named like the seed's,
+-- binds to the mart's row). Codes sharing a label (TEDS-D SERVICES_D 6 is both PHP and IOP) pick
 -- the alphabetically first, so the lookup is one value per code. A code outside the value set (a
--- roll-up 'All', 'not_recorded') gets the label the model gives it. tests/test_analyst_marts.py checks that every coded column (meta.values or
--- meta.labels in the yml docs) has its label column and no label is null where the code is not.
+-- roll-up 'All', 'not_recorded') gets the label the model gives it. tests/test_analyst_marts.py
+-- checks that every coded column (meta.values or meta.labels in the yml docs) has its label
+-- column beside it and that no label is null where the code is not.
 {% macro _label_sets() -%}
     {{ return({
         'level_of_care': ('level_of_care', 'level_of_care', 'description'),
@@ -16,7 +17,9 @@
     }) }}
 {%- endmacro %}
 
--- label(column, code_set=column, rollup=none, alias=column ~ '_label')
+-- label(column, code_set=column, fixed=none, alias=column ~ '_label', code_set_expr=none)
+--   column:   the code column or expression (qualify it when the name is ambiguous; then give
+--             the alias).
 --   code_set: a key of _label_sets() or a code_set of seeds.code_labels; or, for a column whose
 --             code set depends on the row (demographic_utilization.dimension_value), a SQL
 --             expression naming it, passed as code_set_expr.
