@@ -25,8 +25,8 @@ def summarize(marts_path: Path) -> str:
         iop = con.execute(
             """
             select median_los, completion_rate, episodes
-            from marts.length_of_stay
-            where breakdown = 'level_of_care' and level_of_care = 'IOP'
+            from marts.length_of_stay_by_level
+            where level_of_care = 'IOP'
             """
         ).fetchone()
         step_down = con.execute(

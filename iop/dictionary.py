@@ -53,7 +53,11 @@ LAYER_INTROS = {
         "`$IOP_DATA_DIR/marts/<mart>.parquet`. Every description below is also a DuckDB comment "
         "in the published file (`select table_name, column_name, comment from duckdb_columns()`), "
         "with the grain, units and values. Persons are keyed pseudonyms, dates are months, ages "
-        "are bands; aggregate marts suppress cells of 1-10 persons.",
+        "are bands; aggregate marts suppress cells of 1-10 persons. Each table has one grain "
+        "(its unique key below). Every coded column (level of care, TEDS-D codes, demographics, "
+        "reasons, statuses) has its display label beside it as `<column>_label`; a null measure "
+        "says why it is null: `suppressed` (the row), `<measure>_suppressed` (the measure alone, "
+        "small-cell rule) or `<measure>_not_applicable` (e.g. a rate with a denominator of 0).",
     ),
     "core": (
         "Core",
@@ -88,6 +92,13 @@ class ColumnDoc:
     description: str
     unit: str | None = None
     values: tuple[tuple[str, str], ...] = ()
+    # The code set of a coded column's labels (meta.labels); a coded column (meta.values or
+    # meta.labels) is published with a `<name>_label` column beside it.
+    labels: str | None = None
+
+    @property
+    def coded(self) -> bool:
+        return bool(self.values or self.labels)
 
     @property
     def comment(self) -> str:
@@ -114,6 +125,8 @@ class ModelDoc:
     path: Path | None = None
     layer: str = "marts"
     materialized: str | None = None
+    # The columns that identify a row (meta.unique_key): one grain per table.
+    unique_key: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -198,6 +211,7 @@ def from_node(node: Mapping) -> ModelDoc:
                 description=_text(spec.get("description"), f"{at}.description"),
                 unit=_text(meta["unit"], f"{at}.unit") if meta.get("unit") is not None else None,
                 values=_values(meta.get("values"), at),
+                labels=_text(meta["labels"], f"{at}.labels") if meta.get("labels") else None,
             )
         )
     if not columns:
@@ -210,6 +224,7 @@ def from_node(node: Mapping) -> ModelDoc:
         path=PROJECT_ROOT / str(where).removeprefix("iop://"),
         layer=node["schema"],
         materialized=(node.get("config") or {}).get("materialized"),
+        unique_key=tuple(str(c) for c in _meta(node).get("unique_key") or ()),
     )
 
 
@@ -376,6 +391,8 @@ def _markdown_section(doc: ModelDoc, heading: str) -> list[str]:
         f"**Grain:** {_md(_sentence(doc.grain))}",
         "",
     ]
+    if doc.unique_key:
+        lines += [f"**Unique key:** {', '.join(f'`{c}`' for c in doc.unique_key)}.", ""]
     if doc.path is not None:
         source = doc.path.relative_to(PROJECT_ROOT).with_suffix(".sql").as_posix()
         kind = f" ({doc.materialized})" if doc.materialized else ""

@@ -14,7 +14,10 @@ Safety, in order:
    gets the marts, their data-dictionary comments (sql/marts/<mart>.yml) and a `_publication`
    table (run id, time, row count of every mart) so a reader can check it sees a complete
    publication. The Parquet copies are written from the new file's tables, so they hold exactly
-   what it holds, and carry the run id and time as Parquet key-value metadata.
+   what it holds, with their types (counts stay 64-bit integers; pandas metadata makes pandas
+   read nullable counts as Int64 instead of floats), and carry the run id and time, the table's
+   description and every column's description (the same docs as the comments: Arrow field
+   metadata `description`, and a `column_descriptions` JSON key) as Parquet key-value metadata.
 2. Each temporary file is checkpointed, closed and fsynced. Until then nothing published is
    touched: a crash or an error leaves the previous publication as it was.
 3. `os.replace` swaps the database in, then each Parquet file; the directories are fsynced so
@@ -30,6 +33,7 @@ while a refresh runs (tests/test_publication.py reads it from other processes du
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -38,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from iop import dictionary
 from iop.settings import IopSettings
@@ -132,6 +138,65 @@ def _load_docs() -> dict[str, dictionary.MartDoc]:
         return {}
 
 
+# Rows per Arrow batch written to a Parquet copy: the copy streams, whatever the mart's size.
+PARQUET_BATCH_ROWS = 122_880
+
+
+def parquet_schema(
+    schema: pa.Schema, doc: dictionary.MartDoc | None, metadata: dict[str, str]
+) -> pa.Schema:
+    """`schema` with the docs: each field's description, the table's, and pandas metadata that
+    makes pandas read integer columns (nullable counts) as Int64, not float64."""
+    fields = []
+    descriptions = {}
+    for field in schema:
+        text = None
+        if doc is not None:
+            try:
+                text = doc.column(field.name).comment
+            except KeyError:
+                text = None
+        if text:
+            descriptions[field.name] = text
+            field = field.with_metadata({"description": text})
+        fields.append(field)
+    pandas_columns = [
+        {
+            "name": field.name,
+            "field_name": field.name,
+            "pandas_type": str(field.type),
+            "numpy_type": "Int64",
+            "metadata": None,
+        }
+        for field in schema
+        if pa.types.is_integer(field.type)
+    ]
+    kv = {
+        **metadata,
+        "column_descriptions": json.dumps(descriptions),
+        "pandas": json.dumps(
+            {"index_columns": [], "column_indexes": [], "columns": pandas_columns}
+        ),
+    }
+    if doc is not None:
+        kv["description"] = doc.comment
+    return pa.schema(fields, metadata=kv)
+
+
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    path: Path,
+    doc: dictionary.MartDoc | None,
+    metadata: dict[str, str],
+) -> None:
+    reader = con.sql(f"select * from {relation}").to_arrow_reader(PARQUET_BATCH_ROWS)
+    schema = parquet_schema(reader.schema, doc, metadata)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+
+
 def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str) -> int:
     con.execute(f"create table {alias}.main.{table} as from marts.{table}")
     return con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
@@ -167,14 +232,9 @@ def _write_publication(
             [[run_id, published_at, table, n] for table, n in counts.items()],
         )
         dictionary.apply_comments(con, f"{alias}.main._publication", dictionary.PUBLICATION_DOC)
-        metadata = (
-            f"{{run_id: {_literal(run_id)}, published_at: {_literal(published_at.isoformat())}}}"
-        )
+        metadata = {"run_id": run_id, "published_at": published_at.isoformat()}
         for table, path in parquet_files.items():
-            con.execute(
-                f"copy {alias}.main.{table} to {_literal(path)} "
-                f"(format parquet, compression zstd, kv_metadata {metadata})"
-            )
+            _write_parquet(con, f"{alias}.main.{table}", path, docs.get(table), metadata)
         con.execute(f"checkpoint {alias}")
     finally:
         con.execute(f"detach {alias}")

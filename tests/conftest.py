@@ -38,3 +38,21 @@ def query(data_dir: Path, sql: str, params=None, database: str = "warehouse.duck
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="session")
+def published_small(tmp_path_factory) -> Path:
+    """A small generated dataset built and published once per session (the data folder), for
+    tests that only read the published marts (test_analyst_marts.py, test_bi_reflection.py)."""
+    data_dir = tmp_path_factory.mktemp("published_small") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOP_DATA_DIR", str(data_dir))
+        mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("IOP_DUCKDB_THREADS", "2")
+        mp.delenv("IOP_DEMO", raising=False)
+        from iop.generator import generate
+        from iop.runner import run_full_refresh
+
+        generate(data_dir, clients=150, seed=3, start="2025-07-01", end="2025-12-31")
+        assert run_full_refresh(log_level="WARNING").success
+    return data_dir

@@ -213,7 +213,7 @@ def test_render_refuses_a_database_that_differs_from_the_docs(tmp_path, docs):
         _create(con, doc, doc.layer)
     con.execute("alter table marts.episodes drop column payer")
     con.execute("alter table marts.episodes add column zip varchar")
-    con.execute("alter table marts.length_of_stay alter column persons type integer")
+    con.execute("alter table marts.length_of_stay_by_level alter column persons type integer")
     con.execute("alter table core.persons drop column sex")
     con.execute("drop table staging.roster")
     con.close()
@@ -221,7 +221,10 @@ def test_render_refuses_a_database_that_differs_from_the_docs(tmp_path, docs):
         dictionary.render_markdown(database=path)
     message = str(error.value)
     assert "undocumented: ['zip']" in message and "not in the table: ['payer']" in message
-    assert "marts.length_of_stay.persons: documented type BIGINT, table type INTEGER" in message
+    assert (
+        "marts.length_of_stay_by_level.persons: documented type BIGINT, table type INTEGER"
+        in message
+    )
     assert "core.persons: documented columns differ from the table; not in the table: ['sex']" in (
         message
     )

@@ -190,7 +190,7 @@ def test_published_marts_hold_the_four_marts_without_identifiers(run):
     try:
         for mart in (
             "episodes",
-            "length_of_stay",
+            "length_of_stay_by_level",
             "step_down_transitions",
             "demographic_utilization",
         ):

@@ -1,5 +1,5 @@
-"""marts.claims_attendance_reconciliation, marts.program_quality_monthly and iop.kpis on hand-built
-landing files, with every expected value worked out by hand in the comments."""
+"""marts.reconciliation_person_day / _program_month, marts.program_quality_monthly and iop.kpis
+on hand-built landing files, with every expected value worked out by hand in the comments."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def person_days(data_dir):
         data_dir,
         "select r.service_date, r.level_of_care, r.program, r.attended, r.billed, r.billable"
         ", r.status, r.sessions_attended, r.claim_lines, p.client_id "
-        "from marts.claims_attendance_reconciliation as r "
+        "from marts.reconciliation_person_day as r "
         "join core.persons as p using (person_key) "
-        "where r.grain = 'person_day' order by p.client_id, r.service_date, r.level_of_care",
+        "order by p.client_id, r.service_date, r.level_of_care",
     )
 
 
@@ -85,8 +85,8 @@ def test_reconciliation_by_person_day_with_own_and_other_billing_npis(data_dir):
         "select program, level_of_care, persons, person_days, attended_and_billed_days"
         ", attended_not_billed_days, billed_not_attended_days, attended_no_member_id_days"
         ", sessions_attended, claim_lines, billed_attended_rate "
-        "from marts.claims_attendance_reconciliation "
-        "where grain = 'program_month' and month = ? order by program, level_of_care",
+        "from marts.reconciliation_program_month "
+        "where month = ? order by program, level_of_care",
         [date(2025, 1, 1)],
     )
     assert totals == [
@@ -96,8 +96,9 @@ def test_reconciliation_by_person_day_with_own_and_other_billing_npis(data_dir):
         ("HILLCREST", "IOP", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667),
     ]
     # No internal or payer identifiers in the mart.
-    columns = {r[0] for r in query(data_dir, "describe marts.claims_attendance_reconciliation")}
-    assert not columns & {"person_id", "client_id", "member_id", "billing_npi"}
+    for mart in ("reconciliation_person_day", "reconciliation_program_month"):
+        columns = {r[0] for r in query(data_dir, f"describe marts.{mart}")}
+        assert not columns & {"person_id", "client_id", "member_id", "billing_npi"}, mart
 
 
 def test_program_quality_month_worked_by_hand(data_dir):

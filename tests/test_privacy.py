@@ -286,7 +286,7 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
         assert {
             "episodes",
             "demographic_utilization",
-            "length_of_stay",
+            "length_of_stay_by_level",
             "step_down_transitions",
         } <= set(tables)
         for table in tables:
@@ -381,7 +381,7 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
 
 
 # A column that holds an identifier: named after one (first_name, birth_date, member_id, zip...),
-# not a count that mentions one (claims_attendance_reconciliation.attended_no_member_id_days).
+# not a count that mentions one (reconciliation_program_month.attended_no_member_id_days).
 IDENTIFYING_COLUMN = re.compile(
     r"^(?:birth|dob|zip|mrn|ssn)|(?:^|_)(?:name|first_name|last_name|birth_date|date_of_birth|dob|"
     r"member|member_id|mrn|client_id|zip|zip5|zip_code|zipcode|person_id|phone|email|address)$",

@@ -95,7 +95,7 @@ def reader_main(mode: str, path: str, work: str) -> None:
         "run_ids": [],
         "counts": [],
     }
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a safety net: the test stops readers by file
     if mode == "hold":
         # One connection for the whole test: it must keep the snapshot it opened.
         con = duckdb.connect(path, read_only=True)

@@ -82,9 +82,49 @@ def read_published(data_dir: Path) -> dict[str, pd.DataFrame]:
                 "select table_name from information_schema.tables where table_schema = 'main'"
             ).fetchall()
         ]
-        return {t: con.execute(f'select * from "{t}"').df() for t in tables}
+        marts = {t: con.execute(f'select * from "{t}"').df() for t in tables}
     finally:
         con.close()
+    if "length_of_stay_by_level" in marts:
+        marts["length_of_stay"] = combined_length_of_stay(marts)
+    return marts
+
+
+# The five one-grain length-of-stay marts, computed together (their lines cross), and the
+# breakdown each holds: the attack reads them as one table, as an adversary holding all five would.
+LOS_MARTS = {
+    "length_of_stay_by_level": "level_of_care",
+    "length_of_stay_by_program": "program",
+    "length_of_stay_by_discharge_month": "discharge_month",
+    "length_of_stay_by_discharge_reason": "discharge_reason",
+    "length_of_stay_by_payer": "payer",
+}
+
+
+def combined_length_of_stay(marts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The five marts as one frame with a `breakdown` column; 'All' (or no month) elsewhere."""
+    frames = []
+    for table, breakdown in LOS_MARTS.items():
+        df = marts[table].copy()
+        df.insert(0, "breakdown", breakdown)
+        for column in ("program", "discharge_reason", "payer"):
+            if column not in df:
+                df[column] = "All"
+        frames.append(df)
+    month = marts["length_of_stay_by_discharge_month"]["discharge_month"].dtype
+    columns = list(dict.fromkeys(c for df in frames for c in df.columns))
+    for i, df in enumerate(frames):
+        # every frame with every column, typed as in the mart that has it (no all-NA guessing)
+        for column in columns:
+            if column not in df:
+                kind = month if column == "discharge_month" else _dtype_of(frames, column)
+                df[column] = pd.Series(None, index=df.index, dtype=kind)
+        frames[i] = df[columns]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _dtype_of(frames: list[pd.DataFrame], column: str):
+    return next(df[column].dtype for df in frames if column in df)
 
 
 def _int(value) -> int | None:
@@ -706,7 +746,13 @@ OUTCOME_AGGREGATE_MARTS = (
     "diagnosis_outcomes",
 )
 # Record-level marts: their rows are persons (pseudonymized), so no aggregate suppression applies.
-RECORD_LEVEL_MARTS = ("episodes", "claims_attendance_reconciliation", "episode_cost")
+RECORD_LEVEL_MARTS = (
+    "episodes",
+    "reconciliation_person_day",
+    "reconciliation_program_month",
+    "check_history",
+    "episode_cost",
+)
 
 # Every count a mart prints (not rates): 0 or 11+ wherever printed.
 PRINTED_COUNTS = {
@@ -900,6 +946,7 @@ def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_buil
         c
         for c in du.columns
         if c not in ("period", "level_of_care", "dimension", "dimension_value", "suppressed")
+        and not c.endswith(("_label", "_suppressed", "_not_applicable"))
     ]
     row = du[
         (du.period == 2025)
@@ -908,6 +955,11 @@ def test_hand_built_one_person_cell_is_suppressed_with_every_statistic(hand_buil
         & (du.dimension_value == "M")
     ]
     assert row[stats].isna().all().all(), row[stats].to_dict("records")
+    # each of its measures says it is suppressed, none that it is not applicable
+    flags = [c for c in du.columns if c.endswith("_suppressed")]
+    assert flags and row[flags].all().all(), row[flags].to_dict("records")
+    not_applicable = [c for c in du.columns if c.endswith("_not_applicable")]
+    assert not_applicable and not row[not_applicable].any().any()
 
 
 def test_hand_built_single_primary_cell_gets_complementary_suppression(hand_built):
@@ -988,11 +1040,18 @@ def test_docs_state_the_rule_the_sql_applies():
         p.name.removeprefix("marts__").removesuffix(".sql")
         for p in (ROOT / "sql" / "marts").glob("marts__*.sql")
     }
-    assert marts == set(AGGREGATE_MARTS) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
+    aggregate = [m for m in AGGREGATE_MARTS if m != "length_of_stay"] + list(LOS_MARTS)
+    assert marts == set(aggregate) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
+    # the length-of-stay marts share one macro that applies the rule to the five together
+    los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
+    assert "{{ suppress_rows(" in los_macro and "{{ suppress_counts(" in los_macro
     cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()
     assert "{{ suppress_rows(" in cost_macro
-    for mart in AGGREGATE_MARTS + OUTCOME_AGGREGATE_MARTS:
+    for mart in aggregate + list(OUTCOME_AGGREGATE_MARTS):
         sql = (ROOT / "sql" / "marts" / f"marts__{mart}.sql").read_text()
+        if mart in LOS_MARTS:
+            assert "{{ length_of_stay_breakdowns() }}" in sql, mart
+            sql = los_macro
         assert "{{ suppress_rows(" in sql or "{{ episode_cost_summary(" in sql, mart
         assert not re.search(r"between\s+1\s+and\s+10|[<>]=?\s*1[01]\b", sql), mart
         doc = _sidecar(mart)

@@ -34,6 +34,24 @@
 {%- endmacro %}
 
 
+-- published(name, value, hidden, flag=true, not_applicable=none): a measure as published, with
+-- NULL's two meanings told apart by explicit flags: `<name>` = value, or null when `hidden` (the
+-- measure is suppressed under the rule); `<name>_suppressed` = hidden (when `flag`; a measure
+-- hidden only with its whole row leaves the row's `suppressed` to say it); and, when
+-- `not_applicable` is given, `<name>_not_applicable` = that condition on a published measure
+-- (a rate whose denominator is 0, a statistic with nothing to summarize). A null measure is then
+-- exactly one of suppressed (row or measure) and not applicable.
+{% macro published(name, value, hidden, flag=true, not_applicable=none) -%}
+    case when coalesce({{ hidden }}, false) then null else {{ value }} end as {{ name }}
+    {%- if flag %}
+    , coalesce({{ hidden }}, false) as {{ name }}_suppressed
+    {%- endif %}
+    {%- if not_applicable %}
+    , not coalesce({{ hidden }}, false) and coalesce({{ not_applicable }}, false)
+        as {{ name }}_not_applicable
+    {%- endif %}
+{%- endmacro %}
+
 -- suppress_rows(rows, key, counts, lines): `select <rows>.*, suppressed` with one row per row of
 -- `rows`. A row is suppressed as a whole (every count and statistic of it null) when any of its
 -- `counts` is suppressed by the rule; `counts` are the person counts that decide it (e.g.

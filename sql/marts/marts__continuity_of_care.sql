@@ -130,7 +130,9 @@ with episodes as (
 
 select
     measure
+    , {{ label('measure', 'continuity_measure') }}
     , breakdown
+    , {{ label('breakdown') }}
     , program
     , discharge_month
     , suppressed

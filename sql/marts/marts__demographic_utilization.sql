@@ -140,38 +140,47 @@ with episodes as (
 select
     s.period
     , s.level_of_care
+    , {{ label('s.level_of_care', 'level_of_care', fixed={'All': 'All levels of care'}
+        , alias='level_of_care_label') }}
     , s.dimension
+    , {{ label('s.dimension', 'dimension', alias='dimension_label') }}
     , s.dimension_value
+    , {{ label('s.dimension_value', code_set_expr='s.dimension', alias='dimension_value_label') }}
     , s.suppressed
     , case when not s.suppressed then s.persons end as persons
     , case when not s.suppressed then s.episodes end as episodes
     , case when not s.suppressed then round(s.sessions_attended / s.persons, 2) end
         as sessions_per_person
-    , case when not s.suppressed then s.median_los end as median_los
-    , case when not s.completion_denominator_suppressed then s.completion_denominator end
-        as completion_denominator
-    , case when not s.completion_hidden then round(s.completion_rate, 4) end as completion_rate
+    , {{ published('median_los', 's.median_los', 's.suppressed', flag=false
+        , not_applicable='s.median_los is null') }}
+    , {{ published('completion_denominator', 's.completion_denominator'
+        , 's.completion_denominator_suppressed') }}
+    , {{ published('completion_rate', 'round(s.completion_rate, 4)', 's.completion_hidden'
+        , not_applicable='s.completion_rate is null') }}
     , case when not s.completion_hidden
         then round({{ wilson_low('s.completions', 's.completion_denominator') }}, 4) end
         as completion_rate_ci_low
     , case when not s.completion_hidden
         then round({{ wilson_high('s.completions', 's.completion_denominator') }}, 4) end
         as completion_rate_ci_high
-    , case when not s.completion_hidden and not o.all_completion_hidden
-        then round(s.completion_rate / nullif(o.all_completion_rate, 0), 3) end
-        as completion_rate_ratio
-    , case when not s.step_down_denominator_suppressed then s.step_down_denominator end
-        as step_down_denominator
-    , case when not s.step_down_hidden then round(s.step_down_rate, 4) end as step_down_rate
+    , {{ published('completion_rate_ratio'
+        , 'round(s.completion_rate / nullif(o.all_completion_rate, 0), 3)'
+        , 's.completion_hidden or o.all_completion_hidden'
+        , not_applicable='s.completion_rate is null or coalesce(o.all_completion_rate, 0) = 0') }}
+    , {{ published('step_down_denominator', 's.step_down_denominator'
+        , 's.step_down_denominator_suppressed') }}
+    , {{ published('step_down_rate', 'round(s.step_down_rate, 4)', 's.step_down_hidden'
+        , not_applicable='s.step_down_rate is null') }}
     , case when not s.step_down_hidden
         then round({{ wilson_low('s.step_downs', 's.step_down_denominator') }}, 4) end
         as step_down_rate_ci_low
     , case when not s.step_down_hidden
         then round({{ wilson_high('s.step_downs', 's.step_down_denominator') }}, 4) end
         as step_down_rate_ci_high
-    , case when not s.step_down_hidden and not o.all_step_down_hidden
-        then round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3) end
-        as step_down_rate_ratio
+    , {{ published('step_down_rate_ratio'
+        , 'round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3)'
+        , 's.step_down_hidden or o.all_step_down_hidden'
+        , not_applicable='s.step_down_rate is null or coalesce(o.all_step_down_rate, 0) = 0') }}
     , round(w.completion_mdd, 4) as completion_min_detectable_difference
     , w.completion_mdd > {{ detectable_difference() }} as completion_underpowered
     , round(w.step_down_mdd, 4) as step_down_min_detectable_difference

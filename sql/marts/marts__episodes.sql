@@ -8,28 +8,40 @@ select
     sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
     , p.person_key
     , e.level_of_care
+    , {{ label('e.level_of_care', 'level_of_care', alias='level_of_care_label') }}
     , loc.rank::integer as level_rank
     , loc.teds_services_d::integer as teds_services_d
+    , loc.teds_services_d_label
     , e.program
     , e.source
+    , {{ label('e.source', 'episode_source', alias='source_label') }}
     , date_trunc('month', e.start_date)::date as start_month
     , case when not e.is_open then date_trunc('month', e.end_date)::date end as discharge_month
     , e.length_of_stay
     , bins.teds_los::integer as teds_los
+    , bins.label as teds_los_label
     , e.is_open
     , e.discharge_reason
+    , reason.label as discharge_reason_label
     , reason.teds_reason::integer as teds_reason
+    , reason.teds_reason_label
     , e.sessions_scheduled
     , e.sessions_attended
     , case when e.sessions_scheduled > 0
         then round(e.sessions_attended / e.sessions_scheduled, 4) end as attendance_rate
     , coalesce(age.age_band, 'Unknown') as age_band
+    , {{ label("coalesce(age.age_band, 'Unknown')", 'age_band', alias='age_band_label') }}
     , p.sex
+    , {{ label('p.sex', 'sex', alias='sex_label') }}
     , p.race_ethnicity
+    , {{ label('p.race_ethnicity', 'race_ethnicity', alias='race_ethnicity_label') }}
     , p.payer
+    , {{ label('p.payer', 'payer', alias='payer_label') }}
     , t.to_level as next_level_of_care
+    , {{ label('t.to_level', 'level_of_care', alias='next_level_of_care_label') }}
     , t.days_between as days_to_next_level
     , t.direction as transition_direction
+    , {{ label('t.direction', 'transition_direction', alias='transition_direction_label') }}
     , t.window_complete as transition_window_complete
 from {{ ref('core__episodes') }} as e
 join {{ ref('core__persons') }} as p using (person_id)

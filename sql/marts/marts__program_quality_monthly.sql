@@ -2,7 +2,7 @@
 -- (PHP, IOP, OP; program 'All' = every program of the level), the census, admissions,
 -- discharges, scheduled sessions and no-show rate, median length of stay and completion rate of
 -- the month's discharges, their 30-day step-down rate, the share of attended person-days that
--- are billed (marts.claims_attendance_reconciliation) and the data-quality pass rate.
+-- are billed (marts.reconciliation_program_month) and the data-quality pass rate.
 -- Episodes count only when the EHR knows them (attendance or census; claims-only episodes are
 -- care elsewhere). no_show_rate = no-shows / all scheduled sessions (cancellations by either side
 -- and excused absences stay in the denominator and are not no-shows). step_down_30d_rate counts
@@ -150,8 +150,8 @@ with as_of as (
         , level_of_care
         , attended_and_billed_days + attended_not_billed_days as billable_attended_days
         , attended_and_billed_days
-    from {{ ref('marts__claims_attendance_reconciliation') }}
-    where grain = 'program_month' and level_of_care <> 'All'
+    from {{ ref('marts__reconciliation_program_month') }}
+    where level_of_care <> 'All'
 )
 
 , latest_checks as (
@@ -242,32 +242,38 @@ select
     s.month
     , s.program
     , s.level_of_care
+    , {{ label('s.level_of_care', 'level_of_care', alias='level_of_care_label') }}
     , last_day(s.month) <= a.as_of_date as month_complete
     , last_day(s.month) + 30 <= a.as_of_date as step_down_window_complete
     , s.suppressed
     , case when not s.suppressed then s.census end as census
-    , case when not s.admissions_suppressed then s.admissions end as admissions
-    , case when not s.discharges_suppressed then s.discharges end as discharges
+    , {{ published('admissions', 's.admissions', 's.admissions_suppressed') }}
+    , {{ published('discharges', 's.discharges', 's.discharges_suppressed') }}
     , case when not s.suppressed then s.sessions_scheduled end as sessions_scheduled
     , case when not s.suppressed then s.sessions_attended end as sessions_attended
     , case when not s.suppressed then s.sessions_no_show end as sessions_no_show
     , case when not s.suppressed then s.sessions_cancelled end as sessions_cancelled
-    , case when not s.suppressed
-        then round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4) end as no_show_rate
-    , case when not s.discharges_suppressed then s.median_los end as median_los
-    , case when not s.discharges_with_reason_suppressed then s.discharges_with_reason end
-        as discharges_with_reason
-    , case when not (s.completions_suppressed or s.discharges_with_reason_suppressed)
-        then round(s.completions / nullif(s.discharges_with_reason, 0), 4) end as completion_rate
-    , case when not s.step_down_30d_denominator_suppressed
-        then s.step_down_30d_denominator end as step_down_30d_denominator
-    , case when not (s.step_downs_30d_suppressed or s.step_down_30d_denominator_suppressed)
-        then round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4) end
-        as step_down_30d_rate
+    , {{ published('no_show_rate'
+        , 'round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4)', 's.suppressed'
+        , flag=false, not_applicable='s.sessions_scheduled = 0') }}
+    , {{ published('median_los', 's.median_los', 's.discharges_suppressed'
+        , not_applicable='s.median_los is null') }}
+    , {{ published('discharges_with_reason', 's.discharges_with_reason'
+        , 's.discharges_with_reason_suppressed') }}
+    , {{ published('completion_rate'
+        , 'round(s.completions / nullif(s.discharges_with_reason, 0), 4)'
+        , 's.completions_suppressed or s.discharges_with_reason_suppressed'
+        , not_applicable='s.discharges_with_reason = 0') }}
+    , {{ published('step_down_30d_denominator', 's.step_down_30d_denominator'
+        , 's.step_down_30d_denominator_suppressed') }}
+    , {{ published('step_down_30d_rate'
+        , 'round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4)'
+        , 's.step_downs_30d_suppressed or s.step_down_30d_denominator_suppressed'
+        , not_applicable='s.step_down_30d_denominator = 0') }}
     , case when not s.suppressed then s.billable_attended_days end as billable_attended_days
-    , case when not s.suppressed
-        then round(s.attended_and_billed_days / nullif(s.billable_attended_days, 0), 4) end
-        as claims_reconciliation_rate
+    , {{ published('claims_reconciliation_rate'
+        , 'round(s.attended_and_billed_days / nullif(s.billable_attended_days, 0), 4)'
+        , 's.suppressed', flag=false, not_applicable='s.billable_attended_days = 0') }}
     , q.checks as data_quality_checks
     , round(q.passed / nullif(q.checks, 0), 4) as data_quality_pass_rate
     , case when not s.intensity_weeks_judged_suppressed then s.intensity_weeks_judged end

@@ -89,19 +89,26 @@ with discharges as (
 
 select
     s.breakdown
+    , {{ label('s.breakdown', 'breakdown', alias='breakdown_label') }}
     , s.from_level
+    , {{ label('s.from_level', 'level_of_care', alias='from_level_label') }}
     , s.to_level
+    , {{ label('s.to_level', 'level_of_care', fixed={'NONE': 'No next level of care'}
+        , alias='to_level_label') }}
     , s.direction
+    , {{ label('s.direction', 'transition_direction', alias='direction_label') }}
     , s.program
     , s.discharge_month
     , s.suppressed
     , case when not s.suppressed then s.transitions end as transitions
-    , case when not (s.suppressed or g.group_total_suppressed) then g.group_discharges end
-        as from_level_discharges
-    , case when not (s.suppressed or g.group_total_suppressed)
-        then round(s.transitions / g.group_discharges, 4) end as transition_rate
-    , case when not s.suppressed then s.median_days_to_next end as median_days_to_next
-    , case when not s.suppressed then s.p75_days_to_next end as p75_days_to_next
+    , {{ published('from_level_discharges', 'g.group_discharges'
+        , 's.suppressed or g.group_total_suppressed') }}
+    , {{ published('transition_rate', 'round(s.transitions / g.group_discharges, 4)'
+        , 's.suppressed or g.group_total_suppressed') }}
+    , {{ published('median_days_to_next', 's.median_days_to_next', 's.suppressed', flag=false
+        , not_applicable="s.to_level = 'NONE'") }}
+    , {{ published('p75_days_to_next', 's.p75_days_to_next', 's.suppressed', flag=false
+        , not_applicable="s.to_level = 'NONE'") }}
 from suppression as s
 join group_totals as g using (breakdown, from_level, breakdown_value)
 where s.to_level <> '*'

@@ -1,3 +1,10 @@
+-- length_of_stay_breakdowns(): the five length-of-stay marts (marts.length_of_stay_by_level,
+-- _by_program, _by_discharge_month, _by_discharge_reason, _by_payer) computed together, as one
+-- relation with a `breakdown` column naming each row's grouping. Each mart selects its own
+-- breakdown from it: the small-cell rule's lines cross the five (each breakdown of a level adds
+-- up to the level's row), so suppression is decided on all of them at once and every mart gets
+-- the same cells suppressed.
+--
 -- Length of stay of completed (discharged) episodes: n, median, p25, p75, p90 and mean days,
 -- sessions attended, attendance rate and completion / dropout / transfer rates, by level of care
 -- and by program, discharge month, discharge reason and payer. Open episodes are counted in
@@ -12,8 +19,7 @@
 -- (dropouts, transfers) are the episodes of its 'completed' ('dropped_out', 'transferred') row,
 -- so when that row is suppressed the numerator is suppressed in every row of the level.
 -- Open-episode counts of 1-10 are suppressed as well.
--- Grain: one row per level of care x breakdown value (`breakdown` names the grouping; 'All' and
--- a null month stand for "every").
+{% macro length_of_stay_breakdowns() -%}
 with closed as (
     select
         level_of_care
@@ -158,27 +164,30 @@ select
     , a.discharge_reason
     , a.payer
     , a.suppressed
-    , case when not a.suppressed then a.persons end as persons
-    , case when not a.suppressed then a.episodes end as episodes
-    , case
-        when a.breakdown <> 'level_of_care' then null
-        when {{ small('coalesce(o.open_episodes, 0)') }} then null
-        else coalesce(o.open_episodes, 0)
-    end as open_episodes
-    , case when not a.suppressed then a.median_los end as median_los
-    , case when not a.suppressed then a.p25_los end as p25_los
-    , case when not a.suppressed then a.p75_los end as p75_los
-    , case when not a.suppressed then a.p90_los end as p90_los
-    , case when not a.suppressed then a.mean_los end as mean_los
-    , case when not a.suppressed then a.mean_sessions_attended end as mean_sessions_attended
-    , case when not a.suppressed then a.attendance_rate end as attendance_rate
-    , case when not a.episodes_with_reason_suppressed then a.episodes_with_reason end
-        as episodes_with_reason
-    , case when not (a.completed_n_suppressed or a.episodes_with_reason_suppressed)
-        then a.completion_rate end as completion_rate
-    , case when not (a.dropped_out_n_suppressed or a.episodes_with_reason_suppressed)
-        then a.dropout_rate end as dropout_rate
-    , case when not (a.transferred_n_suppressed or a.episodes_with_reason_suppressed)
-        then a.transfer_rate end as transfer_rate
+    , {{ published('persons', 'a.persons', 'a.suppressed', flag=false) }}
+    , {{ published('episodes', 'a.episodes', 'a.suppressed', flag=false) }}
+    , {{ published('open_episodes', 'coalesce(o.open_episodes, 0)'
+        , small('coalesce(o.open_episodes, 0)')) }}
+    , {{ published('median_los', 'a.median_los', 'a.suppressed', flag=false) }}
+    , {{ published('p25_los', 'a.p25_los', 'a.suppressed', flag=false) }}
+    , {{ published('p75_los', 'a.p75_los', 'a.suppressed', flag=false) }}
+    , {{ published('p90_los', 'a.p90_los', 'a.suppressed', flag=false) }}
+    , {{ published('mean_los', 'a.mean_los', 'a.suppressed', flag=false) }}
+    , {{ published('mean_sessions_attended', 'a.mean_sessions_attended', 'a.suppressed'
+        , flag=false) }}
+    , {{ published('attendance_rate', 'a.attendance_rate', 'a.suppressed', flag=false
+        , not_applicable='a.attendance_rate is null') }}
+    , {{ published('episodes_with_reason', 'a.episodes_with_reason'
+        , 'a.episodes_with_reason_suppressed') }}
+    , {{ published('completion_rate', 'a.completion_rate'
+        , 'a.completed_n_suppressed or a.episodes_with_reason_suppressed'
+        , not_applicable='a.episodes_with_reason = 0') }}
+    , {{ published('dropout_rate', 'a.dropout_rate'
+        , 'a.dropped_out_n_suppressed or a.episodes_with_reason_suppressed'
+        , not_applicable='a.episodes_with_reason = 0') }}
+    , {{ published('transfer_rate', 'a.transfer_rate'
+        , 'a.transferred_n_suppressed or a.episodes_with_reason_suppressed'
+        , not_applicable='a.episodes_with_reason = 0') }}
 from suppression as a
 left join open_counts as o using (level_of_care)
+{%- endmacro %}

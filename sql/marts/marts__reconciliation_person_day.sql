@@ -1,18 +1,16 @@
 -- Attendance against billing, by person-day: for each EHR client and day, whether a session was
 -- attended at a level of care (core.sessions) and whether the provider's own final claim lines
--- (core.claim_lines, classified to a level) cover that day at that level; with totals by month x
--- program x level of care. Two row types, told apart by `grain`: 'person_day' rows (status
+-- (core.claim_lines, classified to a level) cover that day at that level; status
 -- attended_and_billed, attended_not_billed, billed_not_attended, or attended_no_member_id for
--- clients without a payer member id, who cannot be billed) and 'program_month' total rows
--- (program and level 'All' = every one).
+-- clients without a payer member id, who cannot be billed. Totals by month x program x level of
+-- care are marts.reconciliation_program_month.
 -- Own billing NPIs: the data has no provider master, so a billing NPI is the provider's own when
 -- more than half of the distinct person-days its classified lines cover for EHR clients are days
 -- on which that client attended an EHR session (at any level). Lines of other NPIs (a client's
 -- therapist elsewhere, a residential stay) are neither billing nor billing errors of the program.
 -- Only EHR clients (core.persons.person_source = 'ehr') are reconciled; clients without a roster
 -- row have no person key and are left out, as in marts.episodes.
--- Grain: one row per person x service day x level of care (grain = 'person_day'), plus one row
--- per month x program x level of care, with 'All' roll-ups (grain = 'program_month').
+-- Grain: one row per EHR client x service day x level of care that was attended or billed.
 with ehr_persons as (
     select person_id, person_key, member_id is not null as billable
     from {{ ref('core__persons') }}
@@ -135,71 +133,18 @@ with ehr_persons as (
     join ehr_persons as p using (person_id)
 )
 
-, totals as (
-    select
-        month
-        , coalesce(program, 'All') as program
-        , coalesce(level_of_care, 'All') as level_of_care
-        , count(distinct person_id) as persons
-        , count(*) as person_days
-        , sum(sessions_attended) as sessions_attended
-        , sum(claim_lines) as claim_lines
-        , count(*) filter (where status = 'attended_and_billed') as attended_and_billed_days
-        , count(*) filter (where status = 'attended_not_billed') as attended_not_billed_days
-        , count(*) filter (where status = 'billed_not_attended') as billed_not_attended_days
-        , count(*) filter (where status = 'attended_no_member_id') as attended_no_member_id_days
-    from classified
-    group by grouping sets (
-        (month, program, level_of_care)
-        , (month, program)
-        , (month, level_of_care)
-        , (month)
-    )
-)
-
 select
-    'person_day' as grain
-    , month
+    month
     , program
     , level_of_care
+    , {{ label('level_of_care') }}
     , person_key
     , service_date
     , attended
     , billed
     , billable
     , status
+    , {{ label('status', 'reconciliation_status') }}
     , sessions_attended::bigint as sessions_attended
     , claim_lines::bigint as claim_lines
-    , null::bigint as persons
-    , null::bigint as person_days
-    , null::bigint as attended_and_billed_days
-    , null::bigint as attended_not_billed_days
-    , null::bigint as billed_not_attended_days
-    , null::bigint as attended_no_member_id_days
-    , null::double as billed_attended_rate
 from classified
-
-union all
-
-select
-    'program_month' as grain
-    , month
-    , program
-    , level_of_care
-    , null::varchar as person_key
-    , null::date as service_date
-    , null::boolean as attended
-    , null::boolean as billed
-    , null::boolean as billable
-    , null::varchar as status
-    , sessions_attended::bigint as sessions_attended
-    , claim_lines::bigint as claim_lines
-    , persons
-    , person_days
-    , attended_and_billed_days
-    , attended_not_billed_days
-    , billed_not_attended_days
-    , attended_no_member_id_days
-    , round(attended_and_billed_days
-        / nullif(attended_and_billed_days + attended_not_billed_days, 0), 4) as billed_attended_rate
-from totals

@@ -1,0 +1,39 @@
+-- Length of stay of every discharged episode of a level of care: persons, episodes, median / p25 /
+-- p75 / p90 / mean days, sessions attended, attendance rate and completion / dropout / transfer
+-- rates. Computed with the other length_of_stay_by_* marts by length_of_stay_breakdowns()
+-- (sql/macros/ length_of_stay.sql), which applies the small-cell rule of sql/macros/suppression.sql
+-- through its macros on the five together.
+-- Grain: one row per level of care with a discharged episode.
+with breakdowns as (
+    {{ length_of_stay_breakdowns() }}
+)
+
+select
+    level_of_care
+    , {{ label('level_of_care') }}
+    , suppressed
+    , persons
+    , episodes
+    , open_episodes
+    , open_episodes_suppressed
+    , median_los
+    , p25_los
+    , p75_los
+    , p90_los
+    , mean_los
+    , mean_sessions_attended
+    , attendance_rate
+    , attendance_rate_not_applicable
+    , episodes_with_reason
+    , episodes_with_reason_suppressed
+    , completion_rate
+    , completion_rate_suppressed
+    , completion_rate_not_applicable
+    , dropout_rate
+    , dropout_rate_suppressed
+    , dropout_rate_not_applicable
+    , transfer_rate
+    , transfer_rate_suppressed
+    , transfer_rate_not_applicable
+from breakdowns
+where breakdown = 'level_of_care'
