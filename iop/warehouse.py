@@ -11,6 +11,7 @@ import duckdb
 
 from iop.files import make_private
 from iop.layouts import LAYOUTS
+from iop.ops import recovery
 from iop.settings import IopSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -30,13 +31,19 @@ def configure(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> None:
 def connect(
     settings: IopSettings, *, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the working database. Read-write, it is the way in for every writer: a
+    damaged file is rebuilt from raw first (iop/ops/recovery.py)."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    if read_only:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    else:
+        con = recovery.open_writable(settings.warehouse_path)
     make_private(settings.warehouse_path)  # DuckDB creates it with the umask: it holds PHI
     try:
         configure(con, settings)
         if not read_only:
             ensure_schemas(con)
+            recovery.sync_recoveries(con, settings.data_path)
         yield con
     finally:
         con.close()
