@@ -219,13 +219,17 @@ def export_quarantine(settings: IopSettings, out: Path, *, with_records: bool = 
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    from iop.ops.recovery import damage_reported
     from iop.runner import dagster_instance, run_full_refresh
 
     settings = IopSettings.from_env()
+    instance = dagster_instance(settings.data_path)
     try:
-        result = run_full_refresh(
-            dagster_instance(settings.data_path), raise_on_error=False, log_level=args.log_level
-        )
+        result = run_full_refresh(instance, raise_on_error=False, log_level=args.log_level)
+        if not result.success and damage_reported(settings.warehouse_path):
+            # DuckDB reported a damaged block during the run: once more, rebuilt from raw
+            print("the warehouse reported damage: rebuilding it from raw", file=sys.stderr)
+            result = run_full_refresh(instance, raise_on_error=False, log_level=args.log_level)
     except PseudonymKeyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

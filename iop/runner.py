@@ -32,6 +32,13 @@ run_monitoring:
   max_resume_run_attempts: 0
   poll_interval_seconds: 30
   free_slots_after_run_end_seconds: 15
+# A run that died that way is then run again once, whole (the jobs carry the tag
+# dagster/retry_strategy ALL_STEPS: a rebuilt warehouse has none of the killed run's tables); a
+# run whose steps failed is not retried.
+run_retries:
+  enabled: true
+  max_retries: 1
+  retry_on_asset_or_op_failure: false
 # The data folder holds PHI; nothing about its runs leaves the machine.
 telemetry:
   enabled: false

@@ -35,7 +35,11 @@ def connect(
     damaged file is rebuilt from raw first (iop/ops/recovery.py)."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
     if read_only:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.Error as error:
+            recovery.mark_damaged(settings.warehouse_path, error)
+            raise
     else:
         con = recovery.open_writable(settings.warehouse_path)
     make_private(settings.warehouse_path)  # DuckDB creates it with the umask: it holds PHI
@@ -45,6 +49,10 @@ def connect(
             ensure_schemas(con)
             recovery.sync_recoveries(con, settings.data_path)
         yield con
+    except duckdb.Error as error:
+        # a bad block shows when it is read: the next writer rebuilds the file from raw
+        recovery.mark_damaged(settings.warehouse_path, error)
+        raise
     finally:
         con.close()
 

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,27 +37,20 @@ from iop.redact import redact
 
 log = logging.getLogger(__name__)
 
-# What DuckDB says about a damaged file (2.0.1, lower case); checked before NOT_DAMAGE
-DAMAGE_SIGNS = (
-    "corrupt",
-    "checksum",
-    "not a valid duckdb database file",
-    "could not read enough bytes",
-    "database has been invalidated",
-    "replaying wal",
-    "replay wal",
-    "wal file",
-    "failed to deserialize",
-    "serialization error",
-)
-NOT_DAMAGE = (
-    "could not set lock",
-    "conflicting lock",
-    "no space left",
-    "permission denied",
-    "too many open files",
-    "out of memory",
-)
+# What DuckDB (2.0.1) says about a damaged file, lower case, matched outside quoted text (a value
+# quoted in a data error, 'corrupt' say, must never look like damage): phrase -> reason
+DAMAGE_SIGNS = {
+    "failure while replaying wal": "write-ahead log unreadable",
+    "corrupt wal file": "write-ahead log unreadable",
+    "corrupt database file": "block checksum mismatch",
+    "does not match stored checksum": "block checksum mismatch",
+    "not a valid duckdb database file": "not a DuckDB database file",
+    "could not read enough bytes": "truncated database file",
+    "database has been invalidated": "database invalidated by a fatal error",
+    "input/output error": "I/O error reading the file",
+}
+NOT_DAMAGE = ("could not set lock", "conflicting lock", "no space left", "permission denied")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"")
 CARRIED_OVER = ("audit.check_results", "audit.pseudonym_key")
 KEEP_DAMAGED_COPIES = 1
 RECOVERIES_DDL = """
@@ -75,19 +69,10 @@ _CLAIMED: set[Path] = set()
 
 def damage_reason(error: BaseException) -> str | None:
     """A short reason when `error` says the database file is damaged, else None."""
-    text = str(error).lower()
+    text = _QUOTED.sub("", str(error)).lower()
     if any(sign in text for sign in NOT_DAMAGE):
         return None
-    for sign in DAMAGE_SIGNS:
-        if sign in text:
-            return {
-                "corrupt": "corrupt database file",
-                "checksum": "block checksum mismatch",
-                "not a valid duckdb database file": "not a DuckDB database file",
-                "could not read enough bytes": "truncated database file",
-                "database has been invalidated": "database invalidated by a fatal error",
-            }.get(sign, "write-ahead log or catalog unreadable")
-    return None
+    return next((reason for sign, reason in DAMAGE_SIGNS.items() if sign in text), None)
 
 
 def recovery_dir(data_path: Path) -> Path:
@@ -100,6 +85,27 @@ def events_dir(data_path: Path) -> Path:
 
 def _marker(database: Path) -> Path:
     return database.with_name(".warehouse.writer")
+
+
+def _damage_flag(database: Path) -> Path:
+    return database.with_name(".warehouse.damaged")
+
+
+def damage_reported(database: Path) -> bool:
+    return _damage_flag(database).exists()
+
+
+def mark_damaged(database: Path, error: BaseException | str) -> bool:
+    """Remember that DuckDB reported damage while the warehouse was in use (a bad block read by a
+    model or a check): the next writer rebuilds it. True when `error` is damage."""
+    reason = damage_reason(error if isinstance(error, BaseException) else RuntimeError(error))
+    if reason is None:
+        return False
+    flag = _damage_flag(database)
+    first_line = str(error).splitlines()[0] if str(error) else reason
+    write_private_text(flag, json.dumps({"reason": reason, "detail": redact(first_line)}))
+    log.warning("warehouse.duckdb reported damage (%s): the next run rebuilds it", reason)
+    return True
 
 
 def _release_markers() -> None:
@@ -209,7 +215,8 @@ def recovery_events(data_path: Path) -> list[dict]:
 def sync_recoveries(con: duckdb.DuckDBPyConnection, data_path: Path) -> None:
     """audit.warehouse_recoveries ← the recorded events (the file outlives any one warehouse)."""
     con.execute(RECOVERIES_DDL)
-    known = {r[0] for r in con.execute("select moved_to from audit.warehouse_recoveries").fetchall()}
+    table = "audit.warehouse_recoveries"
+    known = {r[0] for r in con.execute(f"select moved_to from {table}").fetchall()}
     rows = [
         [e["recovered_at"], e["reason"], e["detail"], e["moved_to"], e["carried_over"], e["pid"]]
         for e in recovery_events(data_path)
@@ -223,17 +230,17 @@ def rebuild(database: Path, error: BaseException, reason: str) -> duckdb.DuckDBP
     """Move the damaged file aside, start a new one, carry over what is not derived, record it."""
     now = datetime.now(UTC).replace(tzinfo=None)
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
-    moved = _move_aside(database, stamp)
+    moved = _move_aside(database, stamp) if database.exists() else None
     con = duckdb.connect(str(database))
     make_private(database)
     con.execute("create schema if not exists audit")
-    kept = _carry_over(con, moved)
+    kept = _carry_over(con, moved) if moved else []
     detail = redact(str(error).splitlines()[0] if str(error) else type(error).__name__)
     event = {
         "recovered_at": now.isoformat(sep=" "),
         "reason": reason,
         "detail": detail,
-        "moved_to": str(moved.relative_to(database.parent)),
+        "moved_to": str(moved.relative_to(database.parent)) if moved else f"(none) {stamp}",
         "carried_over": ", ".join(kept) or None,
         "pid": os.getpid(),
     }
@@ -252,6 +259,20 @@ def rebuild(database: Path, error: BaseException, reason: str) -> duckdb.DuckDBP
 def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse opened read-write; rebuilt first if DuckDB reports it damaged, or if the last
     writer died and reading every table shows damage."""
+    flag = _damage_flag(database)
+    if flag.exists():
+        try:
+            noted = json.loads(flag.read_text())
+        except (OSError, ValueError):
+            noted = {}
+        con = rebuild(
+            database,
+            RuntimeError(noted.get("detail") or "damage reported"),
+            noted.get("reason") or "damage reported",
+        )
+        flag.unlink(missing_ok=True)
+        _claim(database)
+        return con
     con = None
     try:
         con = duckdb.connect(str(database))
