@@ -130,6 +130,7 @@ def run_status(settings: IopSettings) -> dict:
     """The latest run of the data folder's Dagster instance, and runs in progress."""
     from dagster import DagsterRunStatus, RunsFilter
 
+    from iop.ops.runs import worker_status
     from iop.runner import dagster_instance
 
     instance = dagster_instance(settings.data_path)
@@ -148,7 +149,10 @@ def run_status(settings: IopSettings) -> dict:
     in_progress = instance.get_run_records(
         filters=RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
     )
-    status["runs_in_progress"] = [r.dagster_run.run_id for r in in_progress]
+    status["runs_in_progress"] = [
+        {"run_id": r.dagster_run.run_id, "worker": worker_status(instance, r.dagster_run)[1]}
+        for r in in_progress
+    ]
     return status
 
 
@@ -174,8 +178,8 @@ def format_status(status: dict) -> str:
         )
     else:
         lines.append("Last run: none")
-    if status.get("runs_in_progress"):
-        lines.append(f"Runs in progress: {', '.join(status['runs_in_progress'])}")
+    for run in status.get("runs_in_progress") or []:
+        lines.append(f"Run in progress: {run['run_id']} ({run['worker']})")
     failing = status.get("failing_checks")
     if failing is not None:
         lines.append(f"Failing checks: {len(failing)}")

@@ -196,9 +196,13 @@ def killed_run(data_dir: Path):
     """The run the kill left in progress, with the pool slots it holds."""
     from dagster import DagsterRunStatus
 
+    from iop.ops.runs import worker_status
+
     instance = instance_of(data_dir)
     run = instance.get_run_records(limit=1)[0].dagster_run
     assert run.status == DagsterRunStatus.STARTED  # nobody told Dagster
+    alive, message = worker_status(instance, run)
+    assert alive is False, message
     return instance, run
 
 
@@ -212,6 +216,72 @@ def kill_and_recover(site: Path, moment, tmp_path: Path) -> None:
 
 
 # --- make test ------------------------------------------------------------------------------
+
+
+def test_instance_config_turns_on_monitoring_retries_and_the_health_checking_launcher(tmp_path):
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    from iop.ops.runs import IopRunLauncher
+    from iop.runner import write_instance_config
+
+    home = tmp_path / "home"
+    write_instance_config(home)
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    assert isinstance(instance.run_launcher, IopRunLauncher)
+    assert instance.run_launcher.supports_check_run_worker_health
+    assert instance.run_monitoring_enabled and instance.run_retries_enabled
+    assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+    assert {"MONITORING", "EVENT_LOG_CONSUMER"} <= set(instance.get_required_daemon_types())
+    assert instance.event_log_storage.supports_global_concurrency_limits
+    # an older config the pipeline wrote is brought up to date; someone else's is left alone
+    (home / "dagster.yaml").write_text("# Written by the IOP pipeline for local runs. old\n")
+    write_instance_config(home)
+    assert "run_monitoring" in (home / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_instance_config(home)
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_process_liveness_dead_zombie_reused_and_alive():
+    from iop.ops.runs import Worker, process_alive
+
+    assert process_alive(Worker(os.getpid(), time.time()))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert process_alive(Worker(child.pid, time.time()))
+        # the same pid recorded long before this process started: a reused pid, not our worker
+        assert not process_alive(Worker(child.pid, time.time() - 3600))
+        child.kill()
+        time.sleep(0.2)
+        assert not process_alive(Worker(child.pid, time.time()))  # a zombie, not reaped yet
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_alive(Worker(child.pid, time.time()))  # gone
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("Corrupt database file: computed checksum 7 does not match stored checksum 5 in block",
+         "block checksum mismatch"),
+        ('IO Error: Could not read enough bytes from file "/d/warehouse.duckdb": attempted',
+         "truncated database file"),
+        ('IO Error: The file "/d/w.duckdb" exists, but it is not a valid DuckDB database file!',
+         "not a DuckDB database file"),
+        ('Failure while replaying WAL file "/d/w.wal": Corrupt WAL file: entry at byte 1',
+         "write-ahead log unreadable"),
+        ('IO Error: Could not set lock on file "/d/w.duckdb": Conflicting lock is held', None),
+        ("IO Error: could not write file: No space left on device", None),
+        ("Conversion Error: Could not convert string 'corrupt database file' to INT32", None),
+        ("Binder Error: column \"checksum\" not found", None),
+    ],
+)  # fmt: skip
+def test_what_counts_as_a_damaged_warehouse(message, reason):
+    from iop.ops.recovery import damage_reason
+
+    assert damage_reason(RuntimeError(message)) == reason
 
 
 def test_killed_mid_model_dagster_run_monitoring_fails_it_and_frees_its_slot(site, tmp_path):
