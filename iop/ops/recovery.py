@@ -120,8 +120,9 @@ atexit.register(_release_markers)
 
 def _claim(database: Path) -> None:
     marker = _marker(database)
-    if marker in _CLAIMED and marker.exists():
-        return
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(marker.read_text()).get("pid") == os.getpid():
+            return
     write_private_text(marker, json.dumps({"pid": os.getpid(), "at": time.time()}))
     _CLAIMED.add(marker)
 
