@@ -12,6 +12,7 @@ IOP_CRASH_SOAK times, and a first refresh killed mid-ingest):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -187,6 +188,9 @@ def assert_recovered(data_dir: Path, killed_run_id: str | None = None) -> None:
         assert instance.get_run_by_id(killed_run_id).status == DagsterRunStatus.FAILURE
     assert not instance.event_log_storage.get_concurrency_run_ids()  # no slot held
     assert marts_snapshot(data_dir) == CLEAN["marts"]
+    # the writer marker is this (live) process's now: the next run does not read everything again
+    assert json.loads((data_dir / ".warehouse.writer").read_text())["pid"] == os.getpid()
+    assert not (data_dir / ".warehouse.damaged").exists()
     assert not list(data_dir.glob(".marts.duckdb.*")) and not list(
         (data_dir / "marts").glob(".*.tmp")
     )
@@ -373,6 +377,42 @@ def test_warehouse_that_is_not_a_duckdb_file_is_rebuilt_with_its_history(site):
     assert recoveries[-1][1] in {"not a DuckDB database file", "block checksum mismatch"}
     assert _count(site, "audit.check_results") > 0
     assert checks_before > 0
+
+
+def test_damage_met_during_a_run_fails_it_and_iop_refresh_rebuilds_at_once(site):
+    """A bad block that opening does not read (the check history, which the quality mart reads):
+    the run that meets it fails and flags the file; `iop refresh` runs again, rebuilt from raw."""
+    from dagster import DagsterRunStatus
+
+    database = site / "warehouse.duckdb"
+    assert json.loads((site / ".warehouse.writer").read_text())["pid"] == os.getpid()
+    con = duckdb.connect(str(database))
+    try:
+        blocks = sorted(
+            b
+            for (b,) in con.execute(
+                "select distinct block_id from pragma_storage_info('audit.check_results') "
+                "where block_id >= 0"
+            ).fetchall()
+        )
+        block_size = con.execute("select block_size from pragma_database_size()").fetchone()[0]
+    finally:
+        con.close()
+    assert blocks
+    with database.open("r+b") as handle:  # past each block's checksum: the data no longer match
+        for block in blocks:
+            handle.seek(3 * 4096 + block * block_size + 1000)
+            handle.write(b"\xff" * 64)
+    before = len(_recoveries(site))
+    runs_before = len(instance_of(site).get_run_records())
+
+    assert refresh_here(site) == 0
+    assert_recovered(site)
+    recoveries = _recoveries(site)
+    assert len(recoveries) == before + 1 and recoveries[-1][1] == "block checksum mismatch"
+    runs = instance_of(site).get_run_records(limit=2)
+    assert len(instance_of(site).get_run_records()) == runs_before + 2
+    assert runs[1].dagster_run.status == DagsterRunStatus.FAILURE  # the run that met the damage
 
 
 @pytest.mark.slow

@@ -257,27 +257,25 @@ def rebuild(database: Path, error: BaseException, reason: str) -> duckdb.DuckDBP
     return con
 
 
-def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
-    """The warehouse opened read-write; rebuilt first if DuckDB reports it damaged, or if the last
-    writer died and reading every table shows damage."""
+def _flagged(database: Path) -> dict | None:
     flag = _damage_flag(database)
-    if flag.exists():
-        try:
-            noted = json.loads(flag.read_text())
-        except (OSError, ValueError):
-            noted = {}
-        con = rebuild(
-            database,
-            RuntimeError(noted.get("detail") or "damage reported"),
-            noted.get("reason") or "damage reported",
-        )
-        flag.unlink(missing_ok=True)
-        _claim(database)
-        return con
+    if not flag.exists():
+        return None
+    try:
+        return json.loads(flag.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse opened read-write; rebuilt first if DuckDB reports it damaged now or did
+    during an earlier run, or if the last writer died and reading every table shows damage."""
+    flagged = _flagged(database)
     con = None
     try:
+        # opening takes DuckDB's lock first: a file another process is using is never moved
         con = duckdb.connect(str(database))
-        if last_writer_died(database):
+        if flagged is None and last_writer_died(database):
             count = read_every_table(con)
             log.warning("the last writer of warehouse.duckdb died: read %d tables, intact", count)
     except duckdb.Error as error:
@@ -288,5 +286,11 @@ def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
         if reason is None:
             raise
         con = rebuild(database, error, reason)
+    else:
+        if flagged is not None:
+            con.close()
+            detail = flagged.get("detail") or "damage reported during an earlier run"
+            con = rebuild(database, RuntimeError(detail), flagged.get("reason") or "damage")
+    _damage_flag(database).unlink(missing_ok=True)
     _claim(database)
     return con
