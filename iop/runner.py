@@ -88,7 +88,9 @@ def run_full_refresh(
     recover_dead_runs(instance)
     known = set(instance.get_dynamic_partitions(PARTITIONS))
     keys = pending_file_keys(settings, known)
-    tags: dict[str, str] = {HOST_TAG: socket.gethostname()}
+    # the daemon's run retries re-launch through a code server, which an in-process run has not:
+    # the next in-process run (cron, `iop refresh`) redoes a killed one instead
+    tags: dict[str, str] = {HOST_TAG: socket.gethostname(), "dagster/max_retries": "0"}
     if keys:
         instance.add_dynamic_partitions(PARTITIONS, [k for k in keys if k not in known])
         job = defs.resolve_job_def("ingest_landed_files")
