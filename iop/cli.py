@@ -193,7 +193,11 @@ def format_status(status: dict) -> str:
         lines += [f"  {rule:<32} {n:>8}" for rule, n in quarantine.items()]
     rebuilds = status.get("warehouse_rebuilds")
     if rebuilds:
-        lines.append(f"Warehouse rebuilt from raw: {len(rebuilds)} time(s), last {rebuilds[-1]}")
+        last = rebuilds[-1]
+        lines.append(
+            f"Warehouse rebuilt from raw: {len(rebuilds)} time(s), last at {last['at'][:19]} "
+            f"({last['reason']})"
+        )
     return "\n".join(lines)
 
 

@@ -79,8 +79,9 @@ def run_full_refresh(
     settings = IopSettings.from_env()
     if settings.warehouse_path.exists():
         # a damaged warehouse is rebuilt from raw here, before the key is checked against it
-        with settings.connect():
-            pass
+        from iop.ops.recovery import open_writable
+
+        open_writable(settings.warehouse_path, run_start=True).close()
     preflight(settings)  # a missing, weak or changed key stops here, before anything is ingested
     instance = instance or DagsterInstance.ephemeral()
     # A run killed earlier may still be STARTED, holding the warehouse pool: without a daemon

@@ -103,7 +103,8 @@ def mark_damaged(database: Path, error: BaseException | str) -> bool:
         return False
     flag = _damage_flag(database)
     first_line = str(error).splitlines()[0] if str(error) else reason
-    write_private_text(flag, json.dumps({"reason": reason, "detail": redact(first_line)}))
+    record = {"reason": reason, "detail": redact(first_line), "pid": os.getpid()}
+    write_private_text(flag, json.dumps(record))
     log.warning("warehouse.duckdb reported damage (%s): the next run rebuilds it", reason)
     return True
 
@@ -267,10 +268,16 @@ def _flagged(database: Path) -> dict | None:
         return {}
 
 
-def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
+def open_writable(database: Path, *, run_start: bool = False) -> duckdb.DuckDBPyConnection:
     """The warehouse opened read-write; rebuilt first if DuckDB reports it damaged now or did
-    during an earlier run, or if the last writer died and reading every table shows damage."""
+    during an earlier run, or if the last writer died and reading every table shows damage.
+
+    Damage flagged by this process is acted on only at the start of a run (`run_start`, the
+    in-process runner): the later steps of the run that met it must not find an empty warehouse.
+    A run worker is a process of its own, so its first connection starts the run."""
     flagged = _flagged(database)
+    if flagged is not None and not run_start and flagged.get("pid") == os.getpid():
+        flagged = None
     con = None
     try:
         # opening takes DuckDB's lock first: a file another process is using is never moved
@@ -291,6 +298,7 @@ def open_writable(database: Path) -> duckdb.DuckDBPyConnection:
             con.close()
             detail = flagged.get("detail") or "damage reported during an earlier run"
             con = rebuild(database, RuntimeError(detail), flagged.get("reason") or "damage")
-    _damage_flag(database).unlink(missing_ok=True)
+    if flagged is not None:
+        _damage_flag(database).unlink(missing_ok=True)
     _claim(database)
     return con
