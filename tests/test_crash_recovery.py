@@ -265,6 +265,80 @@ def test_process_liveness_dead_zombie_reused_and_alive():
     assert not process_alive(Worker(child.pid, time.time()))  # gone
 
 
+def _small_warehouse(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute("create schema audit; create schema core")
+    con.execute("create table audit.check_results as select 'r1' as run_id, 'failed' as status")
+    con.execute("create table audit.pseudonym_key as select 'abc' as fingerprint")
+    con.execute("create table core.sessions as select range as i from range(1000)")
+    con.close()
+
+
+def test_flagged_damage_is_acted_on_at_the_next_run_start_with_history_carried(tmp_path):
+    from iop.ops import recovery
+
+    database = tmp_path / "data" / "warehouse.duckdb"
+    _small_warehouse(database)
+    assert not recovery.mark_damaged(database, "Binder Error: no such column")
+    assert recovery.mark_damaged(database, "Corrupt database file: computed checksum 1 does not "
+                                 "match stored checksum 2 in block at location 3")  # fmt: skip
+    # later steps of the same run keep the file (they must not find an empty warehouse)
+    recovery.open_writable(database).close()
+    assert recovery.damage_reported(database) and not (tmp_path / "data" / "recovery").exists()
+    # the next run's start rebuilds it, keeping what is not derived from raw
+    con = recovery.open_writable(database, run_start=True)
+    try:
+        assert con.execute("select * from audit.check_results").fetchall() == [("r1", "failed")]
+        assert con.execute("select fingerprint from audit.pseudonym_key").fetchall() == [("abc",)]
+        assert not con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'core'"
+        ).fetchone()[0]
+        recovery.sync_recoveries(con, database.parent)
+        [event] = con.execute(
+            "select reason, moved_to, carried_over from audit.warehouse_recoveries"
+        ).fetchall()
+    finally:
+        con.close()
+    assert event[0] == "block checksum mismatch"
+    assert event[2] == "audit.check_results, audit.pseudonym_key"
+    assert (database.parent / event[1]).is_file() and not recovery.damage_reported(database)
+    assert oct((database.parent / "recovery").stat().st_mode & 0o777) == oct(0o700)
+
+
+def test_damage_flagged_by_another_process_is_acted_on_by_the_next_writer(tmp_path):
+    from iop.ops import recovery
+
+    database = tmp_path / "warehouse.duckdb"
+    _small_warehouse(database)
+    (tmp_path / ".warehouse.damaged").write_text(
+        json.dumps({"reason": "block checksum mismatch", "detail": "x", "pid": 1})
+    )
+    recovery.open_writable(database).close()  # a run worker's first connection
+    assert len(recovery.recovery_events(tmp_path)) == 1
+
+
+def test_a_locked_warehouse_is_never_moved_even_when_flagged(tmp_path):
+    from iop.ops import recovery
+
+    database = tmp_path / "warehouse.duckdb"
+    _small_warehouse(database)
+    (tmp_path / ".warehouse.damaged").write_text(json.dumps({"reason": "x", "pid": 1}))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, time\n"
+         f"con = duckdb.connect({str(database)!r})\nprint('open', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(duckdb.Error, match="lock"):
+            recovery.open_writable(database, run_start=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert database.exists() and not recovery.recovery_events(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
