@@ -189,8 +189,8 @@ def assert_recovered(data_dir: Path, killed_run_id: str | None = None) -> None:
     assert not instance.event_log_storage.get_concurrency_run_ids()  # no slot held
     assert marts_snapshot(data_dir) == CLEAN["marts"]
     # the writer marker is this (live) process's now: the next run does not read everything again
-    assert json.loads((data_dir / ".warehouse.writer").read_text())["pid"] == os.getpid()
-    assert not (data_dir / ".warehouse.damaged").exists()
+    assert json.loads((data_dir / "recovery" / "writer.json").read_text())["pid"] == os.getpid()
+    assert not (data_dir / "recovery" / "damaged.json").exists()
     assert not list(data_dir.glob(".marts.duckdb.*")) and not list(
         (data_dir / "marts").glob(".*.tmp")
     )
@@ -285,7 +285,8 @@ def test_flagged_damage_is_acted_on_at_the_next_run_start_with_history_carried(t
                                  "match stored checksum 2 in block at location 3")  # fmt: skip
     # later steps of the same run keep the file (they must not find an empty warehouse)
     recovery.open_writable(database).close()
-    assert recovery.damage_reported(database) and not (tmp_path / "data" / "recovery").exists()
+    assert recovery.damage_reported(database)
+    assert not list((tmp_path / "data" / "recovery").glob("warehouse-*"))
     # the next run's start rebuilds it, keeping what is not derived from raw
     con = recovery.open_writable(database, run_start=True)
     try:
@@ -311,7 +312,8 @@ def test_damage_flagged_by_another_process_is_acted_on_by_the_next_writer(tmp_pa
 
     database = tmp_path / "warehouse.duckdb"
     _small_warehouse(database)
-    (tmp_path / ".warehouse.damaged").write_text(
+    (tmp_path / "recovery").mkdir()
+    (tmp_path / "recovery" / "damaged.json").write_text(
         json.dumps({"reason": "block checksum mismatch", "detail": "x", "pid": 1})
     )
     recovery.open_writable(database).close()  # a run worker's first connection
@@ -323,7 +325,8 @@ def test_a_locked_warehouse_is_never_moved_even_when_flagged(tmp_path):
 
     database = tmp_path / "warehouse.duckdb"
     _small_warehouse(database)
-    (tmp_path / ".warehouse.damaged").write_text(json.dumps({"reason": "x", "pid": 1}))
+    (tmp_path / "recovery").mkdir()
+    (tmp_path / "recovery" / "damaged.json").write_text(json.dumps({"reason": "x", "pid": 1}))
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, time\n"
          f"con = duckdb.connect({str(database)!r})\nprint('open', flush=True)\ntime.sleep(60)"],
@@ -419,7 +422,9 @@ def test_killed_mid_model_and_warehouse_damaged_next_run_rebuilds_from_raw(site,
     with database.open("r+b") as handle:  # garbage over the middle third
         handle.seek(size // 3)
         handle.write(os.urandom(size // 3))
-    assert (site / ".warehouse.writer").exists()  # the killed writer's marker: it never exited
+    assert (
+        site / "recovery" / "writer.json"
+    ).exists()  # the killed writer's marker: it never exited
 
     with caplog.at_level(logging.WARNING, logger="iop.ops.recovery"):
         assert refresh_here(site) == 0
@@ -459,7 +464,7 @@ def test_damage_met_during_a_run_fails_it_and_iop_refresh_rebuilds_at_once(site)
     from dagster import DagsterRunStatus
 
     database = site / "warehouse.duckdb"
-    assert json.loads((site / ".warehouse.writer").read_text())["pid"] == os.getpid()
+    assert json.loads((site / "recovery" / "writer.json").read_text())["pid"] == os.getpid()
     con = duckdb.connect(str(database))
     try:
         blocks = sorted(

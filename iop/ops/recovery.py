@@ -11,7 +11,7 @@ fingerprint (`audit.pseudonym_key`). Each rebuild is recorded: a warning in the 
 
 Damage that does not show when the file is opened (a bad data block is only read when its table
 is) is looked for after a crash: a process that opens the warehouse for writing leaves a marker
-(`.warehouse.writer`, its pid) that it removes when it exits normally. A marker whose process is
+(`recovery/writer.json`, its pid) that it removes when it exits normally. A marker whose process is
 gone means the last writer died (SIGKILL, OOM killer, power loss): every table is then read in
 full once before the run uses the file.
 
@@ -84,11 +84,11 @@ def events_dir(data_path: Path) -> Path:
 
 
 def _marker(database: Path) -> Path:
-    return database.with_name(".warehouse.writer")
+    return recovery_dir(database.parent) / "writer.json"
 
 
 def _damage_flag(database: Path) -> Path:
-    return database.with_name(".warehouse.damaged")
+    return recovery_dir(database.parent) / "damaged.json"
 
 
 def damage_reported(database: Path) -> bool:
@@ -102,6 +102,7 @@ def mark_damaged(database: Path, error: BaseException | str) -> bool:
     if reason is None:
         return False
     flag = _damage_flag(database)
+    private_dir(flag.parent)
     first_line = str(error).splitlines()[0] if str(error) else reason
     record = {"reason": reason, "detail": redact(first_line), "pid": os.getpid()}
     write_private_text(flag, json.dumps(record))
@@ -124,6 +125,7 @@ def _claim(database: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if json.loads(marker.read_text()).get("pid") == os.getpid():
             return
+    private_dir(marker.parent)
     write_private_text(marker, json.dumps({"pid": os.getpid(), "at": time.time()}))
     _CLAIMED.add(marker)
 
