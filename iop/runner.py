@@ -52,7 +52,10 @@ def write_instance_config(home: Path) -> Path:
     config = home / "dagster.yaml"
     current = config.read_text() if config.exists() else None
     if current is None or (current.startswith(INSTANCE_HEADER) and current != INSTANCE_CONFIG):
-        config.write_text(INSTANCE_CONFIG)
+        # written whole or not at all: a process killed here must not leave half a config
+        temporary = config.with_name(f".dagster.yaml.{os.getpid()}.tmp")
+        temporary.write_text(INSTANCE_CONFIG)
+        os.replace(temporary, config)
     return config
 
 
