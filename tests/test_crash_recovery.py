@@ -234,12 +234,16 @@ def kill_and_recover(site: Path, moment, tmp_path: Path) -> None:
             runs_before = len(instance_of(site).get_run_records())
     # whatever the moment, the published marts are still a whole snapshot (here, the clean one)
     assert marts_snapshot(site) == CLEAN["marts"]
-    killed_id = None
-    records = instance_of(site).get_run_records()
-    if len(records) > runs_before and records[0].dagster_run.status.value != "NOT_STARTED":
-        _, run = killed_run(site)
-        killed_id = run.run_id
-    # else: killed while starting (imports, key check), before its run started
+    killed_id, records = None, instance_of(site).get_run_records()
+    latest = records[0].dagster_run if len(records) > runs_before else None
+    if latest is None or latest.status.value == "NOT_STARTED":
+        state = "before its run started"  # imports, key check: nothing to recover
+    elif latest.is_finished:
+        state = "after its run ended"  # process teardown: nothing to recover
+    else:
+        state = "during its run"
+        killed_id = killed_run(site)[1].run_id
+    print(f"killed at {moment.__name__}: {state}")
     assert refresh_here(site) == 0
     assert_recovered(site, killed_id)
 
