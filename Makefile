@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export IOP_DATA_DIR ?= $(CURDIR)/data
 SIZE ?= S
 
-.PHONY: demo test bench dev lint docs manifest clean
+.PHONY: demo test bench dev refresh lint docs manifest clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ manifest: $(STAMP)
 ## Generate sample data (about 2,000 clients), materialize every asset, print the marts' summary.
 demo: $(STAMP)
 	$(BIN)/iop-demo
+
+## What the landing sensor runs, from a terminal or cron: ingest new landed files, refresh, publish
+## (a run killed earlier is marked failed first; a damaged warehouse is rebuilt from raw).
+refresh: $(STAMP)
+	$(BIN)/iop refresh
 
 ## Run the test suite.
 test: $(STAMP)

@@ -16,6 +16,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from iop import dbt_project
+from iop.ops.recovery import mark_damaged
 from iop.redact import redact
 from iop.settings import IopSettings
 
@@ -90,6 +91,7 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
         finally:
             _close_database()
     if result.exception is not None and result.result is None:
+        mark_damaged(settings.warehouse_path, str(result.exception))
         # redacted, and not chained: the original's text can quote a value and would be stored
         raise RuntimeError(redact(f"dbt build could not run: {result.exception}")) from None
     for item in getattr(result.result, "results", []) or []:
@@ -102,6 +104,9 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
             outcome.seconds[unique_id] = item.execution_time
     if result.exception is not None:
         outcome.failures.append(redact(f"dbt: {result.exception}"))
+    for failure in outcome.failures:  # damage DuckDB reported: the next run rebuilds from raw
+        if mark_damaged(settings.warehouse_path, failure):
+            break
     outcome.seconds["_total"] = time.perf_counter() - started
     _redact_run_results(target / "run_results.json")
     return outcome

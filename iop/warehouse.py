@@ -11,6 +11,7 @@ import duckdb
 
 from iop.files import make_private
 from iop.layouts import LAYOUTS
+from iop.ops import recovery
 from iop.settings import IopSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +31,28 @@ def configure(con: duckdb.DuckDBPyConnection, settings: IopSettings) -> None:
 def connect(
     settings: IopSettings, *, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the working database. Read-write, it is the way in for every writer: a
+    damaged file is rebuilt from raw first (iop/ops/recovery.py)."""
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    if read_only:
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.Error as error:
+            recovery.mark_damaged(settings.warehouse_path, error)
+            raise
+    else:
+        con = recovery.open_writable(settings.warehouse_path)
     make_private(settings.warehouse_path)  # DuckDB creates it with the umask: it holds PHI
     try:
         configure(con, settings)
         if not read_only:
             ensure_schemas(con)
+            recovery.sync_recoveries(con, settings.data_path)
         yield con
+    except duckdb.Error as error:
+        # a bad block shows when it is read: the next writer rebuilds the file from raw
+        recovery.mark_damaged(settings.warehouse_path, error)
+        raise
     finally:
         con.close()
 

@@ -7,11 +7,16 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from assets.ingest import RAW_FILES_KEY
 
+# A run retried after its process died (run monitoring + run_retries, iop/runner.py) runs every
+# step again: the warehouse may have been rebuilt from raw since the steps that had succeeded.
+RETRY_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
+
 # Launched with a partition range of newly landed files: ingest them, then rebuild everything.
 ingest_landed_files_job = define_asset_job(
     name="ingest_landed_files",
     selection=AssetSelection.all(),
     executor_def=in_process_executor,
+    tags=RETRY_TAGS,
     description="Ingest the landed files of the run's partition range, then refresh every table "
     "downstream, run every check and publish.",
 )
@@ -23,5 +28,6 @@ full_refresh_job = define_asset_job(
     name="iop_full_refresh",
     selection=AssetSelection.all() - AssetSelection.assets(RAW_FILES_KEY),
     executor_def=in_process_executor,
+    tags=RETRY_TAGS,
     description="Rebuild staging, core and marts from raw, run every check, publish.",
 )
