@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -52,6 +54,52 @@ def summarize(marts_path: Path) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def progress(instance, started: float, interval: float = 0.5):
+    """Print each step as it starts and each asset as it is materialized, while the run goes on
+    (a thread that reads the run's events from the instance: the run itself logs at WARNING)."""
+    from dagster import DagsterEventType
+
+    stop = threading.Event()
+    before = {r.run_id for r in instance.get_runs(limit=5)}
+    wanted = {DagsterEventType.STEP_START, DagsterEventType.ASSET_MATERIALIZATION}
+
+    def elapsed() -> str:
+        return f"{time.perf_counter() - started:6.1f} s"
+
+    def watch() -> None:
+        run_id, seen = None, 0
+        while True:
+            done = stop.is_set()
+            if run_id is None:
+                runs = [r for r in instance.get_runs(limit=5) if r.run_id not in before]
+                run_id = runs[0].run_id if runs else None
+            if run_id is not None:
+                events = instance.all_logs(run_id, of_type=wanted)
+                for event in events[seen:]:
+                    dagster_event = event.dagster_event
+                    if dagster_event.event_type == DagsterEventType.STEP_START:
+                        print(f"  {elapsed()}  step {dagster_event.step_key} ...", flush=True)
+                    else:
+                        key = dagster_event.asset_key.to_user_string()
+                        partition = dagster_event.partition
+                        if partition and key == "reports/kpi_by_month":
+                            continue  # one line per month would drown the rest
+                        print(f"  {elapsed()}    materialized {key}", flush=True)
+                seen = len(events)
+            if done:
+                return
+            stop.wait(interval)
+
+    thread = threading.Thread(target=watch, name="demo-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=2000)
@@ -74,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from iop.runner import dagster_instance, run_full_refresh
 
-    print("Materializing every asset (ingest, staging, core, marts, checks, publication) ...")
+    print(
+        "Materializing every asset (ingest, staging, core, marts, checks, publication, report);"
+        " each step as it starts:"
+    )
+    instance = dagster_instance(settings.data_path)
     try:
-        result = run_full_refresh(
-            dagster_instance(settings.data_path), raise_on_error=False, log_level="WARNING"
-        )
+        with progress(instance, started):
+            result = run_full_refresh(instance, raise_on_error=False, log_level="WARNING")
     except PseudonymKeyError as error:
         print(f"error: {error}")
         return 2
@@ -93,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Working database: {settings.warehouse_path}\n")
     print(summarize(settings.marts_path))
     print("\nBrowse the runs and checks: make dev  (Dagster UI at http://127.0.0.1:3000)")
+    report = settings.reports_dir / "latest.html"
+    if report.exists():
+        print(f"Outcomes report (open it in a browser): {report}")
     return 0
 
 

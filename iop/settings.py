@@ -12,6 +12,7 @@ Everything the pipeline writes lives under `IOP_DATA_DIR` (default `./data`):
     warehouse.duckdb       the working database (staging, core, marts, audit schemas)
     marts.duckdb           the published, read-only marts (swapped in atomically)
     marts/<mart>.parquet   Parquet copies of the published marts
+    reports/               the outcomes report (outcomes_<as_of>.html, latest.html)
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class IopSettings(ConfigurableResource):
     duckdb_threads: int = 2
     episode_gap_days: int = 30
     transition_window_days: int = 30
+    # A month's figures are provisional until its last day is this many days (or episode_gap_days,
+    # if longer) before the as-of date: claims arrive weeks after service.
+    claims_lag_days: int = 60
+    # The published marts are stale (a freshness check fails) when not refreshed for this long.
+    marts_freshness_hours: int = 26
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -93,6 +99,14 @@ class IopSettings(ConfigurableResource):
     @property
     def warehouse_path(self) -> Path:
         return self.data_path / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_path / "reports"
+
+    @property
+    def provisional_days(self) -> int:
+        return max(self.claims_lag_days, self.episode_gap_days)
 
     @property
     def dbt_target_dir(self) -> Path:
@@ -143,6 +157,8 @@ ENVIRONMENT = {
     "duckdb_threads": "IOP_DUCKDB_THREADS",
     "episode_gap_days": "IOP_EPISODE_GAP_DAYS",
     "transition_window_days": "IOP_TRANSITION_WINDOW_DAYS",
+    "claims_lag_days": "IOP_CLAIMS_LAG_DAYS",
+    "marts_freshness_hours": "IOP_MARTS_FRESHNESS_HOURS",
 }
 
 
