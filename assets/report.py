@@ -17,6 +17,9 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetSpec,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
     MaterializeResult,
     MetadataValue,
     MonthlyPartitionsDefinition,
@@ -67,6 +70,9 @@ def kpi_materializations(
     group_name="reports",
     kinds={"html"},
     pool="duckdb_warehouse",
+    # Rebuilt after each publication (Dagster's automation sensor, on in `make dev`); the refresh
+    # jobs leave it out so a refresh does not wait for it.
+    automation_condition=AutomationCondition.eager(),
     description=(
         "The outcomes report: KPIs by month, length of stay beside TEDS-D, step-down flows, "
         "continuity, disparities and data quality, as one self-contained HTML file "
@@ -94,3 +100,13 @@ def outcomes_report(context: AssetExecutionContext, settings: IopSettings) -> Ma
             "kpi_months_recorded": len(events),
         }
     )
+
+
+# Evaluates the report's automation condition (on by default: the report follows publications).
+report_automation_sensor = AutomationConditionSensorDefinition(
+    "outcomes_report_automation",
+    target=[REPORT_KEY],
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Starts reports/outcomes_report after each new publication of the marts.",
+)

@@ -62,8 +62,10 @@ class IopSettings(ConfigurableResource):
     # A month's figures are provisional until its last day is this many days (or episode_gap_days,
     # if longer) before the as-of date: claims arrive weeks after service.
     claims_lag_days: int = 60
-    # The published marts are stale (a freshness check fails) when not refreshed for this long.
+    # The published marts are stale (freshness FAIL) when not refreshed for this long, late
+    # (WARN) after marts_freshness_warn_hours (0: no warning state).
     marts_freshness_hours: int = 26
+    marts_freshness_warn_hours: int = 0
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -159,6 +161,7 @@ ENVIRONMENT = {
     "transition_window_days": "IOP_TRANSITION_WINDOW_DAYS",
     "claims_lag_days": "IOP_CLAIMS_LAG_DAYS",
     "marts_freshness_hours": "IOP_MARTS_FRESHNESS_HOURS",
+    "marts_freshness_warn_hours": "IOP_MARTS_FRESHNESS_WARN_HOURS",
 }
 
 

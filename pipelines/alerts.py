@@ -40,6 +40,9 @@ from dagster import (
     sensor,
 )
 
+# Freshness state changes are not exported at the top level of dagster 1.13.
+from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
@@ -206,46 +209,83 @@ def alert_on_run_failure(context: RunFailureSensorContext):
     notify(config, title, lines)
 
 
+def freshness_failure_message(failures: Sequence[FreshnessStateChange]) -> tuple[str, list[str]]:
+    title = f"IOP pipeline: {len(failures)} asset(s) stale"
+    lines = [
+        f"{change.key.to_user_string()}: freshness {change.previous_state.value} -> FAIL "
+        "(not materialized within IOP_MARTS_FRESHNESS_HOURS)"
+        for change in failures
+    ]
+    return title, lines
+
+
+def _new_records(context: SensorEvaluationContext, cursors: dict[str, int], kind: str, event_type):
+    records = context.instance.get_event_records(
+        EventRecordsFilter(event_type=event_type, after_cursor=cursors.get(kind)),
+        ascending=True,
+        limit=1000,
+    )
+    return list(records)
+
+
 @sensor(
     name="alert_on_check_failure",
     minimum_interval_seconds=60,
     default_status=_status(_LOAD_CONFIG),
     description="Notifies the webhook / SMTP of .env.example (IOP_ALERT_*) when asset checks "
-    "fail (critical ones; every one with IOP_ALERT_CHECK_SEVERITY=warn): asset, check, counts. "
-    "Off when neither is configured.",
+    "fail (critical ones; every one with IOP_ALERT_CHECK_SEVERITY=warn): asset, check, counts; "
+    "and when a published mart turns stale (its freshness policy FAILs). Off when neither is "
+    "configured.",
 )
 def alert_on_check_failure(context: SensorEvaluationContext):
     config = AlertConfig.from_env()
-    cursor = int(context.cursor) if context.cursor else None
-    records = context.instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor),
-        ascending=True,
-        limit=1000,
-    )
-    if not records:
-        return SkipReason("no new check results")
-    context.update_cursor(str(records[-1].storage_id))
-    if cursor is None:
-        return SkipReason("first tick: starting after the existing check results")
+    cursors: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    first_tick = not context.cursor
+    checks = _new_records(context, cursors, "checks", DagsterEventType.ASSET_CHECK_EVALUATION)
+    stale = _new_records(context, cursors, "freshness", DagsterEventType.FRESHNESS_STATE_CHANGE)
+    if checks:
+        cursors["checks"] = checks[-1].storage_id
+    if stale:
+        cursors["freshness"] = stale[-1].storage_id
+    # The first tick only marks where the history ends: no alert about old results.
+    context.update_cursor(json.dumps({k: cursors.get(k, 0) for k in ("checks", "freshness")}))
+    if first_tick:
+        return SkipReason("first tick: starting after the existing check and freshness results")
+    if not checks and not stale:
+        return SkipReason("no new check or freshness results")
     if not config.enabled:
         return SkipReason("alerts not configured (IOP_ALERT_WEBHOOK_URL / IOP_ALERT_SMTP_HOST)")
     wanted = {AssetCheckSeverity.ERROR}
     if config.check_severity == "warn":
         wanted.add(AssetCheckSeverity.WARN)
-    failures = []
-    for record in records:
+    failed_checks = []
+    for record in checks:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if (
             isinstance(evaluation, AssetCheckEvaluation)
             and not evaluation.passed
             and evaluation.severity in wanted
         ):
-            failures.append((record.event_log_entry.run_id, evaluation))
-    if not failures:
-        return SkipReason(f"{len(records)} new check result(s), none failed")
-    title, lines = check_failure_message(failures)
-    channels = notify(config, title, lines)
-    return SkipReason(f"alerted {', '.join(channels)} about {len(failures)} failed check(s)")
+            failed_checks.append((record.event_log_entry.run_id, evaluation))
+    stale_assets = [
+        change
+        for record in stale
+        if isinstance(
+            change := record.event_log_entry.dagster_event.event_specific_data, FreshnessStateChange
+        )
+        and change.new_state == FreshnessState.FAIL
+    ]
+    sent: list[str] = []
+    if failed_checks:
+        sent += notify(config, *check_failure_message(failed_checks))
+    if stale_assets:
+        sent += notify(config, *freshness_failure_message(stale_assets))
+    if not sent:
+        return SkipReason(f"{len(checks) + len(stale)} new result(s), none failed")
+    return SkipReason(
+        f"alerted ({', '.join(sorted(set(sent)))}): {len(failed_checks)} failed check(s), "
+        f"{len(stale_assets)} stale asset(s)"
+    )
 
 
 alert_sensors = [alert_on_run_failure, alert_on_check_failure]
