@@ -219,13 +219,29 @@ def freshness_failure_message(failures: Sequence[FreshnessStateChange]) -> tuple
     return title, lines
 
 
-def _new_records(context: SensorEvaluationContext, cursors: dict[str, int], kind: str, event_type):
-    records = context.instance.get_event_records(
-        EventRecordsFilter(event_type=event_type, after_cursor=cursors.get(kind)),
-        ascending=True,
-        limit=1000,
+def _new_stale_records(context: SensorEvaluationContext, after: int | None):
+    """Freshness state changes after storage id `after` (asset events: indexed across runs)."""
+    return list(
+        context.instance.get_event_records(
+            EventRecordsFilter(
+                event_type=DagsterEventType.FRESHNESS_STATE_CHANGE, after_cursor=after
+            ),
+            ascending=True,
+            limit=1000,
+        )
     )
-    return list(records)
+
+
+def _new_check_records(context: SensorEvaluationContext, after: int | None) -> list:
+    """The latest execution of each check of the code location, when newer than record id
+    `after` (asset_check_executions ids grow across runs, on every event log storage; check
+    evaluation events themselves are run-sharded in the default SQLite storage)."""
+    repository = context.repository_def
+    if repository is None:
+        return []
+    keys = list(repository.asset_graph.asset_check_keys)
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    return sorted((r for r in latest.values() if after is None or r.id > after), key=lambda r: r.id)
 
 
 @sensor(
@@ -241,10 +257,10 @@ def alert_on_check_failure(context: SensorEvaluationContext):
     config = AlertConfig.from_env()
     cursors: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     first_tick = not context.cursor
-    checks = _new_records(context, cursors, "checks", DagsterEventType.ASSET_CHECK_EVALUATION)
-    stale = _new_records(context, cursors, "freshness", DagsterEventType.FRESHNESS_STATE_CHANGE)
+    checks = _new_check_records(context, cursors.get("checks"))
+    stale = _new_stale_records(context, cursors.get("freshness"))
     if checks:
-        cursors["checks"] = checks[-1].storage_id
+        cursors["checks"] = checks[-1].id
     if stale:
         cursors["freshness"] = stale[-1].storage_id
     # The first tick only marks where the history ends: no alert about old results.
@@ -260,18 +276,19 @@ def alert_on_check_failure(context: SensorEvaluationContext):
         wanted.add(AssetCheckSeverity.WARN)
     failed_checks = []
     for record in checks:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        evaluation = record.event.dagster_event.event_specific_data if record.event else None
         if (
             isinstance(evaluation, AssetCheckEvaluation)
             and not evaluation.passed
             and evaluation.severity in wanted
         ):
-            failed_checks.append((record.event_log_entry.run_id, evaluation))
+            failed_checks.append((record.run_id, evaluation))
     stale_assets = [
         change
         for record in stale
         if isinstance(
-            change := record.event_log_entry.dagster_event.event_specific_data, FreshnessStateChange
+            change := record.event_log_entry.dagster_event.event_specific_data,
+            FreshnessStateChange,
         )
         and change.new_state == FreshnessState.FAIL
     ]
