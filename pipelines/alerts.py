@@ -46,6 +46,7 @@ from dagster._core.definitions.freshness import FreshnessState, FreshnessStateCh
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
+MAX_LISTED = 20  # asset names listed in a run-failure message
 # Check metadata that may go into a message: counts and thresholds only.
 CHECK_COUNTS = ("element_count", "unexpected_count", "unexpected_percent", "threshold_percent")
 
@@ -159,6 +160,27 @@ def run_failure_message(context: RunFailureSensorContext) -> tuple[str, list[str
         f"Run: {run.run_id}",
         f"Failed steps: {', '.join(failed_steps) or 'none (the run failed outside a step)'}",
     ]
+    # planned in the run but not materialized: the failed steps' assets and those downstream
+    planned, done = set(), set()
+    for entry in context.instance.all_logs(
+        run.run_id,
+        of_type={
+            DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+            DagsterEventType.ASSET_MATERIALIZATION,
+        },
+    ):
+        event = entry.dagster_event
+        if event and event.asset_key:
+            is_planned = event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+            (planned if is_planned else done).add(event.asset_key.to_user_string())
+    not_materialized = sorted(planned - done)
+    if not_materialized:
+        shown = ", ".join(not_materialized[:MAX_LISTED])
+        more = len(not_materialized) - MAX_LISTED
+        lines.append(
+            f"Assets not materialized ({len(not_materialized)}): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     error = context.failure_event.event_specific_data
     error_class = getattr(getattr(error, "error", None), "cls_name", None)
     if error_class:

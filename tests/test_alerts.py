@@ -17,9 +17,7 @@ from dagster import (
     asset_check,
     build_run_status_sensor_context,
     build_sensor_context,
-    job,
     materialize,
-    op,
 )
 
 from pipelines import alerts
@@ -61,14 +59,14 @@ def passing():
     return AssetCheckResult(passed=True, metadata={"element_count": 120})
 
 
-@op
+@asset(key=["marts", "breaks"])
 def breaks():
     raise ValueError(f"row of {PERSON} ({MEMBER_ID}) could not be parsed")
 
 
-@job
-def toy_job():
-    breaks()
+@asset(key=["publish", "after_breaks"], deps=[breaks])
+def after_breaks():
+    return 1
 
 
 REPO = Definitions(
@@ -105,7 +103,7 @@ def test_off_when_not_configured(clean_env):
 
 def test_run_failure_is_sent_to_webhook_and_smtp_without_the_error_text(clean_env):
     instance = DagsterInstance.ephemeral()
-    result = toy_job.execute_in_process(instance=instance, raise_on_error=False)
+    result = materialize([breaks, after_breaks], instance=instance, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
     with Webhook() as hook, Smtp() as smtp:
@@ -122,9 +120,12 @@ def test_run_failure_is_sent_to_webhook_and_smtp_without_the_error_text(clean_en
         alerts.alert_on_run_failure(context)
     assert len(hook.payloads) == 1 and len(smtp.messages) == 1
     text = hook.payloads[0]["text"]
-    assert "toy_job" in text and result.run_id in text and "breaks" in text
+    job_name = result.dagster_run.job_name
+    assert f"Job: {job_name}" in text and result.run_id in text
+    assert "Failed steps: marts__breaks" in text
+    assert "Assets not materialized (2): marts/breaks, publish/after_breaks" in text
     mail = smtp.messages[0]
-    assert "Subject: IOP pipeline: run of toy_job failed" in mail
+    assert f"Subject: IOP pipeline: run of {job_name} failed" in mail
     assert result.run_id in mail and "breaks" in mail
     assert smtp.recipients == [["quality@example.org"]]
     for sent in (text, mail):

@@ -60,7 +60,9 @@ def monthly_lines(
             # NaN breaks the line at a missing (suppressed) or provisional month
             months = [m for m, _, _ in points]
             final = [v if not p and _finite(v) else float("nan") for _, v, p in points]
-            axis.plot(months, final, color=color, label=level, linewidth=1.4)
+            axis.plot(
+                months, final, color=color, label=level, linewidth=1.4, marker="o", markersize=2
+            )
             provisional = [(m, v) for m, v, p in points if p and _finite(v)]
             if provisional:
                 axis.plot(

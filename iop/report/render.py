@@ -1,9 +1,10 @@
 """The outcomes report as one self-contained HTML page: inline CSS and SVG, no script, no link
 to anything outside the file. Every text that comes from data is escaped (html.escape).
 
-Small cells: a count the marts suppressed (null on a suppressed row) is written "<11", never a
-number; a rate or statistic that is null (its counts are suppressed, or it does not apply) is
-written "–". Count cells carry class="n" (persons and episodes), so a test can find them.
+Small cells: a count the marts suppressed (a null count: 1-10 persons, or a complementary cell)
+is written "<11", never a number; a rate or statistic that is null (its counts are suppressed,
+or it does not apply) is written "–". Count cells carry class="n" (persons and episodes), so a
+test can find them.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def count(value, suppressed: bool = False) -> str:
-    """A count of persons or episodes: "<11" when suppressed (null on a suppressed row, or any
-    value from 1 to 10, which the marts never publish), else the number."""
+def count(value, suppressed: bool = True) -> str:
+    """A count of persons or episodes: "<11" when null (in the marts a null count is a suppressed
+    one: 1-10, or a complementary cell; pass suppressed=False where null means "does not apply")
+    and for any value from 1 to 10, which the marts never publish; else the number."""
     if _missing(value):
         return SUPPRESSED if suppressed else MISSING
     number = int(value)
@@ -132,10 +134,9 @@ def kpi_section(data: ReportData) -> str:
         if final.empty:
             continue
         last = final.iloc[-1]
-        suppressed = bool(last["suppressed"])
         values = [
-            ("census", count(last["census"], suppressed)),
-            ("admissions", count(last["admissions"], suppressed)),
+            ("census", count(last["census"])),
+            ("admissions", count(last["admissions"])),
             ("attendance", rate(last["attendance_rate"])),
             ("completion", rate(last["completion_rate"])),
             ("billed days", rate(last["claims_reconciliation_rate"])),
@@ -160,14 +161,13 @@ def kpi_section(data: ReportData) -> str:
     recent = monthly.sort_values(["level_of_care", "month"]).groupby("level_of_care").tail(12)
     rows = []
     for _, r in recent.iterrows():
-        suppressed = bool(r["suppressed"])
         rows.append(
             [
                 (str(r["level_of_care"]), "l"),
                 (_month(r["month"]) + (" (provisional)" if r["provisional"] else ""), "l"),
-                (count(r["census"], suppressed), "n"),
-                (count(r["admissions"], suppressed), "n"),
-                (count(r["discharges"], suppressed), "n"),
+                (count(r["census"]), "n"),
+                (count(r["admissions"]), "n"),
+                (count(r["discharges"]), "n"),
                 (rate(r["attendance_rate"]), ""),
                 (rate(r["no_show_rate"]), ""),
                 (rate(r["completion_rate"]), ""),
@@ -225,13 +225,12 @@ def los_section(data: ReportData) -> str:
         parts.append(charts.los_distribution(bins, shares, national))
     summary_rows = []
     for _, r in data.los_summary.iterrows():
-        suppressed = bool(r["suppressed"])
         summary_rows.append(
             [
                 (str(r["level_of_care"]), "l"),
-                (count(r["persons"], suppressed), "n"),
-                (count(r["episodes"], suppressed), "n"),
-                (count(r["open_episodes"], True), "n"),
+                (count(r["persons"]), "n"),
+                (count(r["episodes"]), "n"),
+                (count(r["open_episodes"]), "n"),
                 (number(r["median_los"], 0), ""),
                 (f"{number(r['p25_los'], 0)}–{number(r['p75_los'], 0)}", ""),
                 (number(r["p90_los"], 0), ""),
@@ -298,8 +297,8 @@ def step_down_section(data: ReportData) -> str:
                 (key[0], "l"),
                 ("none" if key[1] == "NONE" else key[1], "l"),
                 (str(r["direction"]), "l"),
-                (count(r["transitions"], suppressed), "n"),
-                (count(r["from_level_discharges"], suppressed), "n"),
+                (count(r["transitions"]), "n"),
+                (count(r["from_level_discharges"]), "n"),
                 (rate(r["transition_rate"]), ""),
                 (number(r["median_days_to_next"], 1), ""),
                 (number(r["p75_days_to_next"], 1), ""),
@@ -346,13 +345,12 @@ def continuity_section(data: ReportData) -> str:
         )
     rows = []
     for _, r in frame.iterrows():
-        suppressed = bool(r["suppressed"])
         rows.append(
             [
                 (str(r["measure"]), "l"),
                 (str(r["program"]), "l"),
-                (count(r["denominator"], suppressed), "n"),
-                (count(r["numerator"], suppressed), "n"),
+                (count(r["denominator"]), "n"),
+                (count(r["numerator"]), "n"),
                 (rate(r["rate"]), ""),
                 (interval(r["rate_ci_low"], r["rate_ci_high"]), ""),
             ]
@@ -395,15 +393,14 @@ def disparities_section(data: ReportData) -> str:
         )
     rows = []
     for _, r in frame.iterrows():
-        suppressed = bool(r["suppressed"])
         rows.append(
             [
                 (str(r["period"]), "l"),
                 (str(r["level_of_care"]), "l"),
                 (str(r["dimension"]), "l"),
                 (str(r["dimension_value"]), "l"),
-                (count(r["persons"], suppressed), "n"),
-                (count(r["episodes"], suppressed), "n"),
+                (count(r["persons"]), "n"),
+                (count(r["episodes"]), "n"),
                 (number(r["sessions_per_person"]), ""),
                 (number(r["median_los"], 0), ""),
                 (rate(r["completion_rate"]), ""),
