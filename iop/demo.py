@@ -69,6 +69,13 @@ def progress(instance, started: float, interval: float = 0.5):
 
     def watch() -> None:
         run_id, seen = None, 0
+        partitions: dict[str, int] = {}  # partitioned asset -> partitions materialized so far
+
+        def flush() -> None:
+            for key, n in partitions.items():
+                print(f"  {elapsed()}    materialized {key} ({n:,} partitions)", flush=True)
+            partitions.clear()
+
         while True:
             done = stop.is_set()
             if run_id is None:
@@ -79,19 +86,26 @@ def progress(instance, started: float, interval: float = 0.5):
                 for event in events[seen:]:
                     dagster_event = event.dagster_event
                     if dagster_event.event_type == DagsterEventType.STEP_START:
+                        flush()
                         print(f"  {elapsed()}  step {dagster_event.step_key} ...", flush=True)
+                    elif dagster_event.partition:
+                        # one line per partition (a landed file, a month) would drown the rest
+                        key = dagster_event.asset_key.to_user_string()
+                        partitions[key] = partitions.get(key, 0) + 1
+                        if partitions[key] % 100 == 0:
+                            print(f"  {elapsed()}    ... {key}: {partitions[key]:,} partitions",
+                                  flush=True)  # fmt: skip
                     else:
                         key = dagster_event.asset_key.to_user_string()
-                        partition = dagster_event.partition
-                        if partition and key == "reports/kpi_by_month":
-                            continue  # one line per month would drown the rest
                         print(f"  {elapsed()}    materialized {key}", flush=True)
                 seen = len(events)
             if done:
+                flush()
                 return
             stop.wait(interval)
 
     thread = threading.Thread(target=watch, name="demo-progress", daemon=True)
+    print(f"  {elapsed()}  preparing the run (new landed files become partitions) ...", flush=True)
     thread.start()
     try:
         yield
