@@ -55,7 +55,7 @@ def summarize(marts_path: Path) -> str:
 
 
 @contextmanager
-def progress(instance, started: float, interval: float = 0.5):
+def progress(instance, started: float, first_line: str, interval: float = 0.5):
     """Print each step as it starts and each asset as it is materialized, while the run goes on
     (a thread that reads the run's events from the instance: the run itself logs at WARNING)."""
     from dagster import DagsterEventType
@@ -105,7 +105,7 @@ def progress(instance, started: float, interval: float = 0.5):
             stop.wait(interval)
 
     thread = threading.Thread(target=watch, name="demo-progress", daemon=True)
-    print(f"  {elapsed()}  preparing the run (new landed files become partitions) ...", flush=True)
+    print(f"  {elapsed()}  {first_line}", flush=True)
     thread.start()
     try:
         yield
@@ -142,13 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     instance = dagster_instance(settings.data_path)
     try:
-        with progress(instance, started):
+        with progress(instance, started, "preparing the run (new landed files become partitions)"):
             result = run_full_refresh(instance, raise_on_error=False, log_level="WARNING")
         if result.success:
             # The refresh leaves the report out (in `make dev` it follows each publication).
             from iop.report.__main__ import run_report_job
 
-            with progress(instance, started):
+            with progress(instance, started, "the outcomes report (job outcomes_report)"):
                 report_run = run_report_job(settings, instance)
             if not report_run.success:
                 print("The outcomes report failed (see the Dagster UI: make dev).")
