@@ -17,6 +17,7 @@ import pytest
 from conftest import TEST_KEY
 
 from iop.report import charts, render
+from iop.report.data import SUPPRESSED_PROGRAMS
 from iop.report.reference import LOS_BINS, TEDS_D_2019_LOS, national_los_shares
 from iop.report.suppress import SMALL, suppress_lines, suppress_table
 
@@ -189,18 +190,38 @@ def test_every_small_cell_of_the_warehouse_reads_less_than_11(built):
             }
             """
         ).fetchall()
+        suppressed_levels = {
+            lvl
+            for (lvl,) in con.execute(
+                "select level_of_care from marts.length_of_stay "
+                "where breakdown = 'level_of_care' and suppressed"
+            ).fetchall()
+        }
+        suppressed_programs = set(
+            con.execute(
+                "select level_of_care, program from marts.length_of_stay "
+                "where breakdown = 'program' and suppressed"
+            ).fetchall()
+        )
         suppressed_groups = con.execute(
             "select period, level_of_care, dimension, dimension_value "
             "from marts.demographic_utilization where suppressed"
         ).fetchall()
     assert small_bins and suppressed_groups
     columns = [label for label, _, _ in LOS_BINS]
+    checked = 0
     for level, program, los_bin, _, _ in small_bins:
+        if level in suppressed_levels:
+            assert f"<h3>{level}: discharged episodes by program</h3>" not in html
+            continue
         table = html.split(f"<h3>{level}: discharged episodes by program</h3>", 1)[1]
         table = table.split("</table>", 1)[0]
-        row = table.split(f'<td class="l">{program}</td>', 1)[1].split("</tr>", 1)[0]
+        label = SUPPRESSED_PROGRAMS if (level, program) in suppressed_programs else program
+        row = table.split(f'<td class="l">{label}</td>', 1)[1].split("</tr>", 1)[0]
         cells = re.findall(r'<td class="n">([^<]*)</td>', row)
         assert cells[columns.index(los_bin)] == "&lt;11", (level, program, los_bin)
+        checked += 1
+    assert checked
     for period, level, dimension, value in suppressed_groups:
         prefix = (
             f'<td class="l">{period}</td><td class="l">{level}</td>'
@@ -344,16 +365,31 @@ def test_one_small_cell_gets_a_complement_in_its_row_and_column():
                for r, row in counts.items() for c, n in row.items())  # fmt: skip
 
 
-def test_suppression_holds_its_rule_on_random_tables():
+def test_published_totals_are_never_hidden_nor_count_as_protection():
+    # row A's total (45) is published elsewhere: hiding it would protect nothing, so the small
+    # cell needs a second hidden member (30), not the total
+    counts, hidden = suppress_table(
+        {"A": {"x": 5, "y": 10, "z": 30}, "B": {"x": 40, "y": 25, "z": 12}},
+        ["x", "y", "z"],
+        published_totals=True,
+    )
+    # A's two small cells hold no 11+, so A's 30 goes too; then each column needs B's cell
+    assert hidden == {(r, c) for r in "AB" for c in "xyz"}
+
+
+@pytest.mark.parametrize("published_totals", [False, True])
+def test_suppression_holds_its_rule_on_random_tables(published_totals):
     rng = random.Random(3)
     for _ in range(300):
         rows = [f"r{i}" for i in range(rng.randint(1, 4))]
         columns = [f"c{j}" for j in range(rng.randint(1, 5))]
         table = {r: {c: rng.choice([0, 0, 1, 3, 9, 10, 11, 12, 25, 60]) for c in columns}
                  for r in rows}  # fmt: skip
-        counts, hidden = suppress_table(table, columns)
+        counts, hidden = suppress_table(table, columns, published_totals=published_totals)
         cells = {(r, c): n for r, row in counts.items() for c, n in row.items()}
-        assert not [c for c, n in cells.items() if 0 < n <= SMALL and c not in hidden]
+        published = {(r, "Total") for r in [*rows, "All"]} if published_totals else set()
+        assert not hidden & published
+        assert not [c for c, n in cells.items() if 0 < n <= SMALL and c not in hidden | published]
         lines = [([(r, c) for c in columns], (r, "Total")) for r in [*rows, "All"]]
         lines += [([(r, c) for r in rows], ("All", c)) for c in [*columns, "Total"]]
         for members, total in lines:
@@ -361,8 +397,10 @@ def test_suppression_holds_its_rule_on_random_tables():
             if not held:
                 continue
             protected = len(held) >= 2 and any(cells[c] > SMALL for c in held)
-            # otherwise only zeros are left to hide, beside a hidden total
-            degenerate = total in hidden and all(c in hidden or cells[c] == 0 for c in members)
+            # otherwise nothing is left to hide: the other members are zeros, and the total is
+            # hidden already or known elsewhere
+            degenerate = all(c in hidden or cells[c] == 0 for c in members) and (
+                total in hidden or total in published
+            )
             assert protected or degenerate, (table, members, held)
-        # nothing else hidden than needed: the primary cells are a subset
-        assert suppress_lines(cells, lines) == hidden
+        assert suppress_lines(cells, lines, published=published) == hidden

@@ -19,6 +19,8 @@ import pandas as pd
 from iop.report.reference import LOS_BINS
 from iop.report.suppress import suppress_table
 
+# The row that merges the programs whose totals the marts suppress (every cell of it hidden).
+SUPPRESSED_PROGRAMS = "programs with suppressed totals"
 MONTHLY_COLUMNS = (
     "month, level_of_care, month_complete, step_down_window_complete, suppressed, census, "
     "admissions, discharges, sessions_scheduled, sessions_attended, no_show_rate, median_los, "
@@ -100,25 +102,41 @@ def los_tables(con: duckdb.DuckDBPyConnection) -> list[LosTable]:
         order by level_rank desc, level_of_care, program, los_bin
         """
     ).fetchall()
-    medians = con.execute(
+    marts_rows = con.execute(
         """
-        select level_of_care, program, median_los
+        select level_of_care, breakdown, program, suppressed, median_los
         from marts.length_of_stay
         where breakdown in ('level_of_care', 'program')
         """
     ).fetchall()
+    suppressed_levels = {lvl for lvl, b, _, s, _ in marts_rows if b == "level_of_care" and s}
+    suppressed_programs = {(lvl, p) for lvl, b, p, s, _ in marts_rows if b == "program" and s}
     columns = [label for label, _, _ in LOS_BINS]
     tables_in: dict[str, dict[str, dict[str, int]]] = {}
     small: dict[str, set[tuple[str, str]]] = {}
     for level, _, program, los_bin, episodes, persons in rows:
-        if program != "All" and los_bin != "Total":
-            tables_in.setdefault(level, {}).setdefault(program, {})[los_bin] = episodes
+        if level in suppressed_levels:
+            continue  # the marts suppress the level's total: no table for it
+        if los_bin == "Total":
+            continue  # row totals: published in marts.length_of_stay
+        if program == "All":
+            if 0 < persons <= 10:
+                small.setdefault(level, set()).add(("All", los_bin))
+            continue
+        row = SUPPRESSED_PROGRAMS if (level, program) in suppressed_programs else program
+        cells = tables_in.setdefault(level, {}).setdefault(row, {})
+        cells[los_bin] = cells.get(los_bin, 0) + episodes
         if 0 < persons <= 10:
-            small.setdefault(level, set()).add((program, los_bin))
+            small.setdefault(level, set()).add((row, los_bin))
     tables = []
     for level, table in tables_in.items():
-        counts, hidden = suppress_table(table, columns, small.get(level, set()))
-        level_medians = {program: median for lvl, program, median in medians if lvl == level}
+        merged = (
+            {(SUPPRESSED_PROGRAMS, c) for c in columns} if SUPPRESSED_PROGRAMS in table else set()
+        )
+        counts, hidden = suppress_table(
+            table, columns, small.get(level, set()) | merged, published_totals=True
+        )
+        level_medians = {p: m for lvl, _, p, s, m in marts_rows if lvl == level and not s}
         tables.append(LosTable(level, counts, hidden, level_medians))
     return tables
 
