@@ -153,6 +153,7 @@ def test_report_is_self_contained(built):
         u for u in re.findall(r"url\(([^)]*)\)", html) if u.startswith("#")
     }
     assert "@import" not in html
+    assert "<11" not in html and "&lt;11" in html  # the mark of a suppressed cell, escaped
 
 
 def test_no_small_count_is_shown(built):

@@ -306,7 +306,7 @@ def step_down_section(data: ReportData) -> str:
         )
     return (
         '<p class="note">Share of each level\'s discharges followed by each next level of care '
-        '(column "NONE": no next level within the window). "<11": suppressed small cell.</p>'
+        '(column "NONE": no next level within the window). "&lt;11": a suppressed cell.</p>'
         + charts.matrix(sources, targets, cells)
         + "<h3>Flows and days to the next level</h3>"
         + table(
@@ -367,7 +367,7 @@ def disparities_section(data: ReportData) -> str:
         '<p class="note">Per year and level of care, by race/ethnicity (OMB SPD 15, 2024), sex, '
         "age band and payer. Rate ratio: the group's rate over the rate of every person of the "
         'level and year ("All persons"); intervals are 95% Wilson intervals of the rates. '
-        '"<11": a suppressed group (1–10 persons, or a complementary cell); "–": a rate whose '
+        '"&lt;11": a suppressed group (1–10 persons, or a complementary cell); "–": a rate whose '
         "counts are suppressed or that does not apply.</p>"
     ]
     latest = frame["period"].max()
@@ -535,7 +535,8 @@ def render(data: ReportData, *, run_id: str | None = None, now: dt.datetime | No
         f"<style>{CSS}</style></head><body>"
         f'<h1>Outcomes report</h1><p class="note">Data as of {escape(str(data.as_of))} (latest '
         f"session date); generated {escape(now.strftime('%Y-%m-%d %H:%M UTC'))}{run}. "
-        "De-identified aggregates of the published marts: no count of 1–10 persons is shown "
-        '("<11").</p>'
+        "De-identified aggregates of the published marts: no count of 1–10 persons is shown. "
+        '"&lt;11" marks every suppressed cell: a count of 1–10, or a cell hidden with it so that '
+        "it cannot be worked out from the totals (such a cell may hold more).</p>"
         f"<nav>{nav}</nav>{body}</body></html>\n"
     )
