@@ -6,15 +6,23 @@ STAMP := $(VENV)/.installed
 export IOP_DATA_DIR ?= $(CURDIR)/data
 SIZE ?= S
 
-.PHONY: demo test bench dev refresh lint docs manifest clean
+.PHONY: demo test bench dev refresh lint docs manifest report clean
 
+# Each step says what it does; pip lists the packages as it collects them (about 1.5 minutes from
+# a cold cache, most of it downloading and unpacking the pinned set).
 $(STAMP): pyproject.toml requirements.lock
+	@echo "==> [1/5] Virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/5] Upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	@echo "==> [3/5] Installing the $$(grep -c '==' requirements.lock) pinned packages of requirements.lock"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.lock
+	@echo "==> [4/5] Installing this project (editable, no dependencies)"
 	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	@echo "==> [5/5] Preparing the dbt manifest (target/manifest.json)"
 	$(BIN)/python -m iop.dbt_project
 	touch $(STAMP)
+	@echo "==> Environment ready"
 
 ## The dbt manifest (target/manifest.json), from the models, seeds and macros in sql/.
 manifest: $(STAMP)
@@ -29,6 +37,10 @@ demo: $(STAMP)
 refresh: $(STAMP)
 	$(BIN)/iop refresh
 
+## Rebuild the outcomes report ($(IOP_DATA_DIR)/reports/latest.html) from the working database.
+report: $(STAMP)
+	$(BIN)/python -m iop.report
+
 ## Run the test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -37,14 +49,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --size $(SIZE)
 
-## Dagster UI with the code location from workspace.yaml. Demo mode (the public demo key) only on
+## Dagster UI with the code location from workspace.yaml. Runs log at INFO (the instance's
+## dagster.yaml, python_logs); the services too (--log-level info). Demo mode (the public demo key) only on
 ## a data folder the generator made or with IOP_DEMO=1; otherwise IOP_PSEUDONYM_KEY is required,
 ## and a missing, short or changed key stops here.
 dev: $(STAMP)
 	$(BIN)/python -m iop.keys check
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(IOP_DATA_DIR)/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
 	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/python -c "from pathlib import Path; from iop.runner import dagster_instance; dagster_instance(Path('$(IOP_DATA_DIR)'))" ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev --log-level info -w workspace.yaml
 
 ## dbt's static docs site (models, columns, lineage graph) under $(IOP_DATA_DIR)/docs/. With a
 ## built warehouse its catalog adds row counts and compiled SQL; without one (a fresh data folder)

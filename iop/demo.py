@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -52,6 +54,66 @@ def summarize(marts_path: Path) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def progress(instance, started: float, first_line: str, interval: float = 0.5):
+    """Print each step as it starts and each asset as it is materialized, while the run goes on
+    (a thread that reads the run's events from the instance: the run itself logs at WARNING)."""
+    from dagster import DagsterEventType
+
+    stop = threading.Event()
+    before = {r.run_id for r in instance.get_runs(limit=5)}
+    wanted = {DagsterEventType.STEP_START, DagsterEventType.ASSET_MATERIALIZATION}
+
+    def elapsed() -> str:
+        return f"{time.perf_counter() - started:6.1f} s"
+
+    def watch() -> None:
+        run_id, seen = None, 0
+        partitions: dict[str, int] = {}  # partitioned asset -> partitions materialized so far
+
+        def flush() -> None:
+            for key, n in partitions.items():
+                print(f"  {elapsed()}    materialized {key} ({n:,} partitions)", flush=True)
+            partitions.clear()
+
+        while True:
+            done = stop.is_set()
+            if run_id is None:
+                runs = [r for r in instance.get_runs(limit=5) if r.run_id not in before]
+                run_id = runs[0].run_id if runs else None
+            if run_id is not None:
+                events = instance.all_logs(run_id, of_type=wanted)
+                for event in events[seen:]:
+                    dagster_event = event.dagster_event
+                    if dagster_event.event_type == DagsterEventType.STEP_START:
+                        flush()
+                        print(f"  {elapsed()}  step {dagster_event.step_key} ...", flush=True)
+                    elif dagster_event.partition:
+                        # one line per partition (a landed file, a month) would drown the rest
+                        key = dagster_event.asset_key.to_user_string()
+                        partitions[key] = partitions.get(key, 0) + 1
+                        if partitions[key] % 100 == 0:
+                            print(f"  {elapsed()}    ... {key}: {partitions[key]:,} partitions",
+                                  flush=True)  # fmt: skip
+                    else:
+                        key = dagster_event.asset_key.to_user_string()
+                        print(f"  {elapsed()}    materialized {key}", flush=True)
+                seen = len(events)
+            if done:
+                flush()
+                return
+            stop.wait(interval)
+
+    thread = threading.Thread(target=watch, name="demo-progress", daemon=True)
+    print(f"  {elapsed()}  {first_line}", flush=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=2000)
@@ -74,11 +136,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from iop.runner import dagster_instance, run_full_refresh
 
-    print("Materializing every asset (ingest, staging, core, marts, checks, publication) ...")
+    print(
+        "Materializing every asset (ingest, staging, core, marts, checks, publication, report);"
+        " each step as it starts:"
+    )
+    instance = dagster_instance(settings.data_path)
     try:
-        result = run_full_refresh(
-            dagster_instance(settings.data_path), raise_on_error=False, log_level="WARNING"
-        )
+        with progress(instance, started, "preparing the run (new landed files become partitions)"):
+            result = run_full_refresh(instance, raise_on_error=False, log_level="WARNING")
+        if result.success:
+            # The refresh leaves the report out (in `make dev` it follows each publication).
+            from iop.report.__main__ import run_report_job
+
+            with progress(instance, started, "the outcomes report (job outcomes_report)"):
+                report_run = run_report_job(settings, instance)
+            if not report_run.success:
+                print("The outcomes report failed (see the Dagster UI: make dev).")
     except PseudonymKeyError as error:
         print(f"error: {error}")
         return 2
@@ -93,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Working database: {settings.warehouse_path}\n")
     print(summarize(settings.marts_path))
     print("\nBrowse the runs and checks: make dev  (Dagster UI at http://127.0.0.1:3000)")
+    report = settings.reports_dir / "latest.html"
+    if report.exists():
+        print(f"Outcomes report (open it in a browser): {report}")
     return 0
 
 

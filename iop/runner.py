@@ -43,6 +43,11 @@ run_retries:
 telemetry:
   enabled: false
 """
+# Runs log Dagster's events at INFO (its default, DEBUG, prints ~290 lines per refresh in
+# `make dev`); set DEBUG here to see every event again.
+LOGGING_CONFIG = """python_logs:
+  python_log_level: INFO
+"""
 
 
 def write_instance_config(home: Path) -> Path:
@@ -50,11 +55,12 @@ def write_instance_config(home: Path) -> Path:
     one this project writes; a file someone else wrote is left as it is."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
+    wanted = INSTANCE_CONFIG + LOGGING_CONFIG
     current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(INSTANCE_HEADER) and current != INSTANCE_CONFIG):
+    if current is None or (current.startswith(INSTANCE_HEADER) and current != wanted):
         # written whole or not at all: a process killed here must not leave half a config
         temporary = config.with_name(f".dagster.yaml.{os.getpid()}.tmp")
-        temporary.write_text(INSTANCE_CONFIG)
+        temporary.write_text(wanted)
         os.replace(temporary, config)
     return config
 

@@ -12,6 +12,7 @@ Everything the pipeline writes lives under `IOP_DATA_DIR` (default `./data`):
     warehouse.duckdb       the working database (staging, core, marts, audit schemas)
     marts.duckdb           the published, read-only marts (swapped in atomically)
     marts/<mart>.parquet   Parquet copies of the published marts
+    reports/               the outcomes report (outcomes_<as_of>.html, latest.html)
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ class IopSettings(ConfigurableResource):
     x12_strict: int = 0
     # percentage points a subgroup comparison should detect (80% power, alpha 0.05)
     power_detectable_difference_pp: int = 10
+    # A month's figures are provisional until its last day is this many days (or episode_gap_days,
+    # if longer) before the as-of date: claims arrive weeks after service.
+    claims_lag_days: int = 60
+    # The published marts are stale (freshness FAIL) when not refreshed for this long, late
+    # (WARN) after marts_freshness_warn_hours (0: no warning state).
+    marts_freshness_hours: int = 26
+    marts_freshness_warn_hours: int = 0
 
     @classmethod
     def from_env(cls, *, as_env_vars: bool = False) -> IopSettings:
@@ -104,6 +112,14 @@ class IopSettings(ConfigurableResource):
     @property
     def warehouse_path(self) -> Path:
         return self.data_path / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_path / "reports"
+
+    @property
+    def provisional_days(self) -> int:
+        return max(self.claims_lag_days, self.episode_gap_days)
 
     @property
     def dbt_target_dir(self) -> Path:
@@ -164,6 +180,9 @@ ENVIRONMENT = {
     "future_tolerance_days": "IOP_FUTURE_TOLERANCE_DAYS",
     "x12_strict": "IOP_X12_STRICT",
     "power_detectable_difference_pp": "IOP_POWER_DETECTABLE_DIFFERENCE_PP",
+    "claims_lag_days": "IOP_CLAIMS_LAG_DAYS",
+    "marts_freshness_hours": "IOP_MARTS_FRESHNESS_HOURS",
+    "marts_freshness_warn_hours": "IOP_MARTS_FRESHNESS_WARN_HOURS",
 }
 
 

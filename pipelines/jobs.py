@@ -6,6 +6,11 @@ launched side by side (sensor, schedule, UI) never write it at the same time."""
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from assets.ingest import RAW_FILES_KEY
+from assets.report import REPORT_KEY
+
+# The refreshes leave out the outcomes report: its own job, started after each publication by its
+# automation condition (it would add seconds to every refresh, tests included).
+REFRESHED = AssetSelection.all() - AssetSelection.assets(REPORT_KEY)
 
 # A run retried after its process died (run monitoring + run_retries, iop/runner.py) runs every
 # step again: the warehouse may have been rebuilt from raw since the steps that had succeeded.
@@ -14,7 +19,7 @@ RETRY_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
 # Launched with a partition range of newly landed files: ingest them, then rebuild everything.
 ingest_landed_files_job = define_asset_job(
     name="ingest_landed_files",
-    selection=AssetSelection.all(),
+    selection=REFRESHED,
     executor_def=in_process_executor,
     tags=RETRY_TAGS,
     description="Ingest the landed files of the run's partition range, then refresh every table "
@@ -26,8 +31,17 @@ ingest_landed_files_job = define_asset_job(
 # is fixed: staging is rebuilt from raw, so rows that now pass leave the quarantine.
 full_refresh_job = define_asset_job(
     name="iop_full_refresh",
-    selection=AssetSelection.all() - AssetSelection.assets(RAW_FILES_KEY),
+    selection=REFRESHED - AssetSelection.assets(RAW_FILES_KEY),
     executor_def=in_process_executor,
     tags=RETRY_TAGS,
     description="Rebuild staging, core and marts from raw, run every check, publish.",
+)
+
+# The outcomes report (and the KPI series by month) from the published marts: `make report`, the
+# demo, and the report asset's automation condition after each publication.
+outcomes_report_job = define_asset_job(
+    name="outcomes_report",
+    selection=AssetSelection.assets(REPORT_KEY),
+    executor_def=in_process_executor,
+    description="Rebuild the outcomes report ($IOP_DATA_DIR/reports/) from the published marts.",
 )

@@ -78,6 +78,8 @@ EXPECTED_ASSETS = {
     "marts/reconciliation_program_month",
     "marts/check_history",
     "publish/marts_duckdb",
+    "reports/outcomes_report",
+    "reports/kpi_by_month",
 }
 
 
@@ -121,6 +123,9 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules(monkeypatch):
     assert defs.resolve_job_def("ingest_landed_files") is not None
     assert defs.resolve_schedule_def("nightly_full_refresh").cron_schedule == "0 2 * * *"
     assert defs.resolve_sensor_def("landing_sensor").job_name == "ingest_landed_files"
+    assert defs.resolve_job_def("outcomes_report") is not None
+    for name in ("alert_on_run_failure", "alert_on_check_failure", "outcomes_report_automation"):
+        assert defs.resolve_sensor_def(name) is not None
     raw = defs.resolve_assets_def(AssetKey(["raw", "landed_files"]))
     assert raw.partitions_def.name == "landed_files"
 
