@@ -113,6 +113,23 @@ def test_remittances_change_the_paid_amount_and_denials_pay_nothing(run):
     ) == [(0,)]  # fmt: skip
 
 
+def test_a_claim_is_remitted_by_one_835_stream_only(run):
+    # the planted remittances (remit_*.835) leave X12 claims to their payer's own 835s
+    folder = run / "landing" / "claims"
+
+    def clp01(pattern: str) -> set[str]:
+        return {
+            segment.split("*")[1]
+            for path in folder.glob(pattern)
+            for segment in path.read_text().split("~\n")
+            if segment.startswith("CLP*")
+        }
+
+    planted, x12 = clp01("remit_*.835"), clp01("remittance_*.835")
+    assert planted and x12 and planted.isdisjoint(x12)
+    assert not list(folder.glob("remit_medicare_*"))
+
+
 def test_episode_cost_mart_marks_missing_cost_and_hours_as_null(run):
     mart = _published(run, "episode_cost")
     ehr_only = mart[mart.cost_coverage == "ehr_only"]

@@ -171,7 +171,7 @@ def write_835_files(
             f"ISA*00*          *00*          *ZZ*{'PAYER' + str(p):<15}*ZZ*{'IOPPROVIDER':<15}"
             f"*{date[2:]}*1200*^*00501*{number:09d}*0*T*:",
             f"GS*HP*PAYER{p}*IOPPROVIDER*{date}*1200*{number}*X*005010X221A1",
-            "ST*835*0001",
+            "ST*835*0001*005010X221A1",
             f"BPR*I*{_money(int(paid[claim_start[a] : last].sum()))}*C*ACH*CCP*01*999999999*DA"
             f"*1234567*1512345678**01*999999999*DA*7654321*{date}",
             f"TRN*1*{m}{p}*1512345678",
