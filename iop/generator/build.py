@@ -242,7 +242,8 @@ def generate(
     next_claim = int(cset.claim_no.max()) + 1 if cset.claim_no.size else 1
 
     # 835 remittances for part of the claims (an independent stream: no other draw moves)
-    remits = outcomes.plant_remittances(cset, np.random.default_rng([seed, 835]), cutoff)
+    # (X12 claims are not chosen: the X12 writer's 835s remit them)
+    remits = outcomes.plant_remittances(cset, np.random.default_rng([seed, 835]), cutoff, x12)
     n_remit_files = outcomes.write_835_files(landing, cset, remits, persons.payer, mids)
 
     summary = GenerationSummary(str(out), clients, members, seed, "")
@@ -267,7 +268,7 @@ def generate(
         summary.rows_holdback.get("claims", 0) + x12_files["rows_holdback"]
     )
     summary.files["claims"] = summary.files.get("claims", 0) + x12_files["files"]
-    summary.files["claims"] += x12_files.get("remittance_files", 0)
+    summary.files["claims"] += x12_files.get("remittance_files", 0) + n_remit_files
     summary.files_holdback["claims"] = (
         summary.files_holdback.get("claims", 0)
         + x12_files["files_holdback"]
@@ -310,7 +311,17 @@ def generate(
     )
     n_defects = _write_claim_defects(truth_dir / "claim_defects.csv", cset, pids, x12)
     n_outcomes = outcomes.write_outcome_truth(
-        truth_dir, t, cset, remits, sessions, dxv + list(cl.NOISE_DX), pids, _iso
+        truth_dir,
+        t,
+        cset,
+        remits,
+        sessions,
+        dxv + list(cl.NOISE_DX),
+        pids,
+        _iso,
+        x12,
+        x12w.written_claim_ids(cset, x12),
+        (x12_files["svc_line"], x12_files["svc_sign"]),
     )
     n_outcomes["remittance_files"] = n_remit_files
 

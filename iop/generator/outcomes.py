@@ -7,10 +7,16 @@ sessions their minutes. This module adds:
   classify to a level of care: per line an SVC with a remitted paid amount that differs from the
   claim's (97% of allowed), or a denial (CLP02 4, paid 0) for one claim in ten. One file per payer
   and payment month, landing/claims/remit_<payer>_<YYYYMM>.835.
+  Claims written as X12 (iop/generator/x12_writer.py) are never chosen: their payer's own 835s
+  already remit them.
 * truth/episode_costs.csv, truth/episode_weeks.csv and truth/episode_diagnoses.csv: per truth
   episode what a correct pipeline must find, computed here from the planted arrays only:
   - costs: the final claim lines of the episode's person and level whose first service day lies
-    in the episode; paid = the remitted amount where the line was remitted, else the claim's;
+    in the episode; paid = the remitted amount where the line was remitted, else the claim's.
+    A line written as X12 carries no allowed or paid amount (an 837 has none): its allowed is
+    unknown and its paid is the net of the x12_writer's 835 SVCs matching it (same CLM01 and
+    procedure, service date within the line's dates), unknown when none; an episode's amount is
+    blank when any of its lines lacks it;
   - weeks: attended minutes per 7-day week counted from the episode's first day (EHR episodes);
   - diagnoses: the distinct codes (dots removed) of those lines, the first code of the earliest
     line, and co-occurring = an F1x code other than F17 (substance use) and another F code
@@ -45,10 +51,13 @@ class Remittances:
     denied: np.ndarray  # per line: its claim was denied
 
 
-def plant_remittances(cset: ClaimSet, rng: np.random.Generator, cutoff: int) -> Remittances:
+def plant_remittances(
+    cset: ClaimSet, rng: np.random.Generator, cutoff: int, x12: np.ndarray
+) -> Remittances:
     """Choose the remitted lines: whole final professional claims of classified lines, received
     by the cutoff, whose (procedure, day) pairs are unique within the claim (a remittance line
-    matches its claim line by claim id, procedure code and service date)."""
+    matches its claim line by claim id, procedure code and service date), and not written as X12
+    (`x12`, per version: those are remitted by their payer's 835s from the X12 writer)."""
     ln = cset.lines
     fin = final_lines(cset)
     fin = fin[(ln.ctype[fin] == PROFESSIONAL) & (ln.level[fin] >= 0)]
@@ -65,7 +74,7 @@ def plant_remittances(cset: ClaimSet, rng: np.random.Generator, cutoff: int) -> 
     other = all_fin[(ln.level[all_fin] < 0) | (ln.ctype[all_fin] != PROFESSIONAL)]
     clash[ln.version[other]] = True
     draw = rng.random(cset.claim_no.size)
-    chosen = ~clash & (draw < REMIT_CLAIM_SHARE)
+    chosen = ~clash & ~x12 & (draw < REMIT_CLAIM_SHARE)
     denied_claim = draw < REMIT_CLAIM_SHARE * DENIED_SHARE
     keep = fin[chosen[versions]]
     denied = denied_claim[ln.version[keep]]
@@ -162,7 +171,7 @@ def write_835_files(
             f"ISA*00*          *00*          *ZZ*{'PAYER' + str(p):<15}*ZZ*{'IOPPROVIDER':<15}"
             f"*{date[2:]}*1200*^*00501*{number:09d}*0*T*:",
             f"GS*HP*PAYER{p}*IOPPROVIDER*{date}*1200*{number}*X*005010X221A1",
-            "ST*835*0001",
+            "ST*835*0001*005010X221A1",
             f"BPR*I*{_money(int(paid[claim_start[a] : last].sum()))}*C*ACH*CCP*01*999999999*DA"
             f"*1234567*1512345678**01*999999999*DA*7654321*{date}",
             f"TRN*1*{m}{p}*1512345678",
@@ -207,8 +216,15 @@ def write_outcome_truth(
     dx_names: list[str],
     pids: np.ndarray,
     iso,
+    x12: np.ndarray,
+    written: np.ndarray,
+    x12_svc: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, int]:
-    """truth/episode_costs.csv, episode_weeks.csv and episode_diagnoses.csv."""
+    """truth/episode_costs.csv, episode_weeks.csv and episode_diagnoses.csv.
+
+    `x12`: per claim version, written as X12; `written`: per version, the claim number its files
+    carry (x12_writer.written_claim_ids); `x12_svc`: (claim line, sign) of every SVC the X12
+    writer put in an 835 (sign -1 for a reversal)."""
     ln = cset.lines
     n = t.person.size
     fin = final_lines(cset)
@@ -218,11 +234,19 @@ def write_outcome_truth(
     remitted_paid = np.full(ln.claim.size, -1, np.int64)
     remitted_paid[remits.line] = remits.paid
     rem = remitted_paid[fin] >= 0
-    paid = np.where(rem, remitted_paid[fin], ln.paid[fin])
+    paid = np.where(rem, remitted_paid[fin], ln.paid[fin]).astype(np.int64)
+    # X12 lines: no amounts on the 837; paid = net of the matching 835 SVCs (unknown if none)
+    is_x12 = x12[ln.version[fin]]
+    x_rem, x_paid = _x12_remitted(cset, written, x12_svc, fin[is_x12])
+    rem[is_x12] = x_rem
+    paid[is_x12] = x_paid
+    known_paid = ~is_x12 | rem
     lines = np.bincount(ep, minlength=n)
     allowed_sum = np.bincount(ep, weights=ln.allowed[fin], minlength=n).astype(np.int64)
     paid_sum = np.bincount(ep, weights=paid, minlength=n).astype(np.int64)
     remitted = np.bincount(ep, weights=rem, minlength=n).astype(np.int64)
+    no_allowed = np.bincount(ep, weights=is_x12, minlength=n) > 0
+    no_paid = np.bincount(ep, weights=~known_paid, minlength=n) > 0
 
     att = sessions.status == PRESENT
     s_ep = _episode_of(t, sessions.person[att], sessions.level[att], sessions.day[att])
@@ -243,8 +267,8 @@ def write_outcome_truth(
             **base,
             "claim_lines": lines,
             "remitted_lines": remitted,
-            "allowed_amount": _blank_money(allowed_sum, has_lines),
-            "paid_amount": _blank_money(paid_sum, has_lines),
+            "allowed_amount": _blank_money(allowed_sum, has_lines & ~no_allowed),
+            "paid_amount": _blank_money(paid_sum, has_lines & ~no_paid),
             "attended_minutes": np.where(t.ehr, minutes.astype(str), "").astype(object),
         },
     )
@@ -273,13 +297,22 @@ def write_outcome_truth(
     names = np.array([d.replace(".", "") for d in dx_names], dtype=object)
     codes: list[set[str]] = [set() for _ in range(n)]
     principal = np.full(n, "", dtype=object)
-    claim_no = cset.claim_no[ln.version[fin]]
+    claim_no = written[ln.version[fin]]
+    # an X12 claim carries the diagnoses of its first line (HI is a claim segment) on every line
+    dx = ln.dx.copy()
+    xl = np.flatnonzero(x12[ln.version])
+    xl = xl[np.lexsort((ln.line_no[xl], ln.version[xl]))]
+    head = xl[np.r_[True, ln.version[xl][1:] != ln.version[xl][:-1]]] if xl.size else xl
+    first_dx = np.zeros(cset.claim_no.size, ln.dx.dtype)
+    first_dx[ln.version[head]] = ln.dx[head]
+    dx[xl] = first_dx[ln.version[xl]]
+    dx = dx[fin]
     order = np.lexsort((ln.line_no[fin], claim_no, ln.from_day[fin], ep))
     first = order[np.r_[True, ep[order][1:] != ep[order][:-1]]] if order.size else order
-    for e, d in zip(ep[first], ln.dx[fin[first]], strict=True):
+    for e, d in zip(ep[first], dx[first], strict=True):
         principal[e] = next((c for c in str(names[d]).split("|") if c), "")
     # distinct (episode, diagnosis combination) pairs: one per episode in practice
-    pairs = np.unique(ep.astype(np.int64) * len(names) + ln.dx[fin])
+    pairs = np.unique(ep.astype(np.int64) * len(names) + dx)
     for e, d in zip(pairs // len(names), pairs % len(names), strict=True):
         codes[int(e)].update(c for c in str(names[d]).split("|") if c)
     co = []
@@ -301,6 +334,33 @@ def write_outcome_truth(
         "episode_weeks": int(owner.size),
         "co_occurring_episodes": int(sum(x == "true" for x in co)),
     }
+
+
+def _x12_remitted(
+    cset: ClaimSet, written: np.ndarray, svc: tuple[np.ndarray, np.ndarray], lines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per claim line in `lines`: whether an X12 835 SVC matches it, and their net paid (cents).
+
+    Matching as core.claim_lines does: CLP01 (the CLM01 as written) equals the line's claim id,
+    same procedure code (a revenue-code-only line has none and matches nothing), SVC service date
+    (its first day) within the line's service dates; every matching SVC counts, reversals too."""
+    ln = cset.lines
+    s_line, s_sign = svc
+    s_line, s_sign = s_line[ln.proc[s_line] > 0], s_sign[ln.proc[s_line] > 0]
+    day_bits = np.int64(1) << 20
+
+    def key(rows: np.ndarray, day: np.ndarray) -> np.ndarray:
+        claim = written[ln.version[rows]].astype(np.int64)
+        return (claim * 256 + ln.proc[rows].astype(np.int64)) * day_bits + day
+
+    s_key = key(s_line, ln.from_day[s_line].astype(np.int64))
+    order = np.argsort(s_key, kind="stable")
+    s_key = s_key[order]
+    s_paid = np.r_[0, np.cumsum(s_sign[order] * ln.paid[s_line[order]].astype(np.int64))]
+    lo = np.searchsorted(s_key, key(lines, ln.from_day[lines].astype(np.int64)), side="left")
+    hi = np.searchsorted(s_key, key(lines, ln.to_day[lines].astype(np.int64)), side="right")
+    matched = (hi > lo) & (ln.proc[lines] > 0)
+    return matched, np.where(matched, s_paid[hi] - s_paid[lo], 0)
 
 
 def _blank_money(cents: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -354,8 +354,10 @@ def write_x12_claims(
     rows = rows[np.lexsort((lines.line_no[rows], lines.version[rows]))]
     claims: dict[int, X12Claim] = {}
     kinds: dict[int, str] = {}
+    rows_of: dict[int, list[int]] = defaultdict(list)
     for r in rows.tolist():
         v = int(lines.version[r])
+        rows_of[v].append(r)
         if v not in claims:
             person = int(lines.person[r])
             bill = BILL_TYPES[lines.bill[r]]
@@ -391,6 +393,9 @@ def write_x12_claims(
             )
         )
     result = {"files": 0, "files_holdback": 0, "rows": 0, "rows_holdback": 0, "holdback_files": []}
+    # every SVC written to an 835 (landing or holdback): the claim line it renders and its sign
+    svc_rows: list[int] = []
+    svc_signs: list[int] = []
     control = 0
 
     def file_for(prefix: str, day: int, suffix: str) -> tuple[Path, bool]:
@@ -469,8 +474,12 @@ def write_x12_claims(
                     ],
                 )
             )
+            svc_rows.extend(rows_of[int(parent[v])])
+            svc_signs.extend([-1] * len(rows_of[int(parent[v])]))
         if claim.frequency != "8":
             paid[(path, held, payer)][day].append(claim)
+            svc_rows.extend(rows_of[v])
+            svc_signs.extend([1] * len(rows_of[v]))
     for (path, held, payer), by_day in sorted(paid.items(), key=lambda x: str(x[0][0])):
         control += 1
         txs = [
@@ -498,6 +507,8 @@ def write_x12_claims(
         )
         n = sum(len(c.lines) for day in by_day.values() for c in day)
         _count(result, path, held, n, holdback, remittance=True)
+    result["svc_line"] = np.array(svc_rows, dtype=np.int64)
+    result["svc_sign"] = np.array(svc_signs, dtype=np.int64)
     return result
 
 
