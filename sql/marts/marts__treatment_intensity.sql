@@ -43,6 +43,7 @@ with weeks as (
 
 select
     level_of_care
+    , {{ label('level_of_care') }}
     , program
     , suppressed
     , case when not suppressed then persons end as persons
