@@ -61,6 +61,8 @@ SPLIT_MARTS = {
     "continuity_of_care_overall",
     "continuity_of_care_by_program",
     "continuity_of_care_by_discharge_month",
+    "treatment_intensity_by_level",
+    "treatment_intensity_by_program",
 }
 # The mixed-grain marts they replaced.
 REPLACED_MARTS = {
@@ -68,6 +70,7 @@ REPLACED_MARTS = {
     "length_of_stay",
     "step_down_transitions",
     "continuity_of_care",
+    "treatment_intensity",
 }
 
 

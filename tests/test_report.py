@@ -268,12 +268,15 @@ def test_cost_by_level_reads_as_the_mart(built):
 
 
 def test_treatment_intensity_by_program_reads_as_the_mart(built):
-    """Treatment intensity: each level x program of marts.treatment_intensity, the share of weeks
-    meeting the ASAM minimum as published, "<11" for every count of a suppressed row."""
+    """Treatment intensity: each level (program "All") and level x program of
+    marts.treatment_intensity_by_level / _by_program, the share of weeks meeting the ASAM minimum
+    as published, "<11" for every count of a suppressed row."""
     with _warehouse(built["data_dir"]) as con:
         marts = con.execute(
+            "select level_of_care, 'All', suppressed, persons, weeks_judged"
+            ", share_weeks_meeting_minimum from marts.treatment_intensity_by_level union all "
             "select level_of_care, program, suppressed, persons, weeks_judged"
-            ", share_weeks_meeting_minimum from marts.treatment_intensity"
+            ", share_weeks_meeting_minimum from marts.treatment_intensity_by_program"
         ).fetchall()
     rows = {(r[0], r[1]): r for r in _rows(_section(built["html"], "intensity"))}
     assert set(rows) == {(m[0], m[1]) for m in marts}

@@ -121,6 +121,11 @@ SPLIT_FAMILIES = {
         "continuity_of_care_by_program": "program",
         "continuity_of_care_by_discharge_month": "discharge_month",
     },
+    # program 'All': the level's row (treatment_intensity_by_level)
+    "treatment_intensity": {
+        "treatment_intensity_by_level": "level_of_care",
+        "treatment_intensity_by_program": "program",
+    },
 }
 
 
@@ -143,9 +148,7 @@ def combine_split(
                 df[column] = "All"
         frames.append(df)
     month = next(
-        marts[table]["discharge_month"].dtype
-        for table in parts
-        if "discharge_month" in marts[table]
+        (marts[t]["discharge_month"].dtype for t in parts if "discharge_month" in marts[t]), None
     )
     columns = list(dict.fromkeys(c for df in frames for c in df.columns))
     for i, df in enumerate(frames):
@@ -777,7 +780,8 @@ OUTCOME_AGGREGATE_MARTS = (
     "episode_cost_by_payer",
     "episode_cost_monthly",
     "episode_cost_step_down",
-    "treatment_intensity",
+    "treatment_intensity_by_level",
+    "treatment_intensity_by_program",
     "diagnosis_outcomes",
 )
 # Record-level marts: their rows are persons (pseudonymized), so no aggregate suppression applies.
@@ -1077,7 +1081,12 @@ def test_docs_state_the_rule_the_sql_applies():
     }
     combined = {"length_of_stay", *SPLIT_FAMILIES}
     aggregate = [m for m in AGGREGATE_MARTS if m not in combined] + list(LOS_MARTS)
-    aggregate += [m for parts in SPLIT_FAMILIES.values() for m in parts]
+    aggregate += [
+        m
+        for family, parts in SPLIT_FAMILIES.items()
+        if family != "treatment_intensity"  # with the outcome marts
+        for m in parts
+    ]
     assert marts == set(aggregate) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
     # the length-of-stay marts share one macro that applies the rule to the five together
     los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
@@ -1086,6 +1095,7 @@ def test_docs_state_the_rule_the_sql_applies():
     family_macros = {
         "step_down_transitions": ("step_down.sql", "{{ step_down_breakdowns() }}"),
         "continuity_of_care": ("continuity.sql", "{{ continuity_breakdowns() }}"),
+        "treatment_intensity": ("intensity.sql", "{{ treatment_intensity_cells() }}"),
     }
     family_of = {m: f for f, parts in SPLIT_FAMILIES.items() for m in parts}
     cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()

@@ -49,7 +49,7 @@ class ReportData:
     continuity: pd.DataFrame  # continuity_of_care_overall ('All') + _by_program
     disparities: pd.DataFrame  # demographic_utilization
     cost: pd.DataFrame  # episode_cost_by_level
-    intensity: pd.DataFrame  # treatment_intensity (program 'All' and by program)
+    intensity: pd.DataFrame  # treatment_intensity_by_level ('All') + _by_program
     checks_by_run: pd.DataFrame
     quarantine: pd.DataFrame
     files: pd.DataFrame
@@ -205,10 +205,15 @@ def intensity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Share of full episode-weeks meeting the ASAM minimum, by level (IOP, PHP) and program."""
     return con.execute(
         """
+        select level_of_care, 'All' as program, suppressed, persons, episodes, weeks_judged
+            , share_weeks_meeting_minimum, p25_weekly_hours, median_weekly_hours
+            , p75_weekly_hours
+        from marts.treatment_intensity_by_level
+        union all
         select level_of_care, program, suppressed, persons, episodes, weeks_judged
             , share_weeks_meeting_minimum, p25_weekly_hours, median_weekly_hours
             , p75_weekly_hours
-        from marts.treatment_intensity
+        from marts.treatment_intensity_by_program
         order by level_of_care, program = 'All' desc, program
         """
     ).df()

@@ -428,7 +428,7 @@ def cost_section(data: ReportData) -> str:
 
 def intensity_section(data: ReportData) -> str:
     """Share of full episode-weeks meeting the ASAM minimum, by level and program
-    (marts.treatment_intensity)."""
+    (marts.treatment_intensity_by_level and _by_program)."""
     frame = data.intensity
     if frame.empty:
         return "<p>No full IOP or PHP episode-week yet.</p>"
