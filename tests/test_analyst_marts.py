@@ -55,6 +55,22 @@ SPLIT_MARTS = {
     "length_of_stay_by_payer",
     "reconciliation_person_day",
     "reconciliation_program_month",
+    "step_down_transitions_overall",
+    "step_down_transitions_by_program",
+    "step_down_transitions_by_discharge_month",
+    "continuity_of_care_overall",
+    "continuity_of_care_by_program",
+    "continuity_of_care_by_discharge_month",
+    "treatment_intensity_by_level",
+    "treatment_intensity_by_program",
+}
+# The mixed-grain marts they replaced.
+REPLACED_MARTS = {
+    "claims_attendance_reconciliation",
+    "length_of_stay",
+    "step_down_transitions",
+    "continuity_of_care",
+    "treatment_intensity",
 }
 
 
@@ -68,6 +84,10 @@ def published(published_small):
     con = duckdb.connect(str(published_small / "marts.duckdb"), read_only=True)
     yield con
     con.close()
+
+
+def _tables(con) -> list[str]:
+    return [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
 
 
 def _columns(con, table: str) -> list[str]:
@@ -147,16 +167,20 @@ def test_no_mart_mixes_grains(docs, published):
     """One grain per table: no row-type discriminator column, and each mart's declared unique
     key (meta.unique_key) identifies its rows in the published data."""
     assert set(docs) >= SPLIT_MARTS
-    assert not {"claims_attendance_reconciliation", "length_of_stay"} & set(docs)
+    assert not REPLACED_MARTS & set(docs)
+    assert not REPLACED_MARTS & set(_tables(published))
     for mart, doc in docs.items():
         built = _columns(published, mart)
-        assert "grain" not in built, mart
-        if mart in SPLIT_MARTS:
-            assert "breakdown" not in built, mart
-        # a long-format mart (step_down_transitions, continuity_of_care: breakdown all / program
-        # / month; demographic_utilization: dimension) names the dimension in its unique key
-        for dimension in {"breakdown", "dimension"} & set(built):
-            assert dimension in doc.unique_key, (mart, dimension)
+        documented = [c.name for c in doc.columns]
+        # no row-type discriminator: a `breakdown` (or `grain`) column means rows of several
+        # groupings in one table; split it into one mart per grouping
+        for discriminator in ("grain", "breakdown"):
+            assert discriminator not in built, (mart, discriminator)
+            assert not any(c.startswith(discriminator) for c in documented), (mart, discriminator)
+        # a long-format mart (demographic_utilization, diagnosis_outcomes: dimension /
+        # dimension_value) names the dimension in its unique key
+        if "dimension" in built:
+            assert "dimension" in doc.unique_key, mart
         assert doc.unique_key, f"{mart}: declare meta.unique_key"
         assert set(doc.unique_key) <= set(built), mart
         key = ", ".join(f'"{c}"' for c in doc.unique_key)
@@ -182,6 +206,51 @@ def test_a_split_mart_sums_to_the_level_row(published):
     for level, total, parts, any_suppressed in rows:
         if not any_suppressed:
             assert total == parts, level
+
+
+@pytest.mark.parametrize(
+    ("overall", "by", "key", "count"),
+    [
+        ("continuity_of_care_overall", "continuity_of_care_by_program", "measure", "denominator"),
+        (
+            "continuity_of_care_overall",
+            "continuity_of_care_by_discharge_month",
+            "measure",
+            "denominator",
+        ),
+        (
+            "step_down_transitions_overall",
+            "step_down_transitions_by_program",
+            "from_level, to_level",
+            "transitions",
+        ),
+        (
+            "step_down_transitions_overall",
+            "step_down_transitions_by_discharge_month",
+            "from_level, to_level",
+            "transitions",
+        ),
+    ],
+)
+def test_split_breakdowns_sum_to_the_overall_row(published, overall, by, key, count):
+    """The by-program (by-month) rows of a measure or transition add up to its overall row
+    wherever none is suppressed, and are suppressed consistently: the three marts are one
+    computation (one suppression), so the overall row never stands alone beside a single
+    suppressed part."""
+    rows = published.execute(
+        f"""
+        select {key}, any_value(o.{count}), sum(b.{count}), count(*) filter (where b.suppressed)
+        from {overall} as o
+        join {by} as b using ({key})
+        where not o.suppressed
+        group by all
+        """
+    ).fetchall()
+    assert rows
+    for *_, total, parts, n_suppressed in rows:
+        assert n_suppressed != 1, rows  # one hidden part would be total minus the others
+        if n_suppressed == 0:
+            assert total == parts, rows
 
 
 # Measures published whatever their row: a level's open episodes are in no line of the rule; the

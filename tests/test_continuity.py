@@ -43,8 +43,8 @@ def test_follow_up_and_step_up_measures(data_dir):
 
     rows = query(
         data_dir,
-        "select measure, denominator, numerator, rate from marts.continuity_of_care "
-        "where breakdown = 'all' order by measure",
+        "select measure, denominator, numerator, rate from marts.continuity_of_care_overall "
+        "order by measure",
     )
     assert rows == [
         # A, B and C's WM discharge (C's residential one is dropped): 33; met by A and C: 22.

@@ -191,7 +191,7 @@ def test_published_marts_hold_the_four_marts_without_identifiers(run):
         for mart in (
             "episodes",
             "length_of_stay_by_level",
-            "step_down_transitions",
+            "step_down_transitions_overall",
             "demographic_utilization",
         ):
             assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart

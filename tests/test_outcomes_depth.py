@@ -277,7 +277,9 @@ def test_treatment_intensity_shares_match_the_truth(run):
     }
     episodes = _truth(run, "episodes.csv").set_index(["person_id", "level_of_care", "start_date"])
     thresholds = _thresholds()
-    mart = _published(run, "treatment_intensity").set_index(["level_of_care", "program"])
+    levels = _published(run, "treatment_intensity_by_level").assign(program="All")
+    programs = _published(run, "treatment_intensity_by_program")
+    mart = pd.concat([levels, programs], ignore_index=True).set_index(["level_of_care", "program"])
     for level in ("IOP", "PHP"):
         w = weeks[weeks.level_of_care == level]
         judged = met = 0

@@ -287,7 +287,8 @@ def test_no_identifier_in_marts_parquet_logs_or_metadata(data_dir, caplog, capfd
             "episodes",
             "demographic_utilization",
             "length_of_stay_by_level",
-            "step_down_transitions",
+            "step_down_transitions_overall",
+            "continuity_of_care_by_program",
         } <= set(tables)
         for table in tables:
             frame = con.execute(f'select * from "{table}"').df()

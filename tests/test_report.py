@@ -194,14 +194,13 @@ def test_every_small_cell_of_the_warehouse_reads_less_than_11(built):
         suppressed_levels = {
             lvl
             for (lvl,) in con.execute(
-                "select level_of_care from marts.length_of_stay "
-                "where breakdown = 'level_of_care' and suppressed"
+                "select level_of_care from marts.length_of_stay_by_level where suppressed"
             ).fetchall()
         }
         suppressed_programs = set(
             con.execute(
-                "select level_of_care, program from marts.length_of_stay "
-                "where breakdown = 'program' and suppressed"
+                "select level_of_care, program from marts.length_of_stay_by_program "
+                "where suppressed"
             ).fetchall()
         )
         suppressed_groups = con.execute(
@@ -231,6 +230,65 @@ def test_every_small_cell_of_the_warehouse_reads_less_than_11(built):
         row = html.split(prefix, 1)[1].split("</tr>", 1)[0]
         # persons and episodes
         assert re.findall(r'<td class="n">([^<]*)</td>', row) == ["&lt;11", "&lt;11"]
+
+
+def _section(html: str, key: str) -> str:
+    return html.split(f'<section id="{key}">', 1)[1].split("</section>", 1)[0]
+
+
+def _rows(section: str) -> list[list[str]]:
+    """The cells of every body row of a section's tables (text as in the HTML)."""
+    body = "".join(part.split("</tbody>", 1)[0] for part in section.split("<tbody>")[1:])
+    return [
+        re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+
+
+def test_cost_by_level_reads_as_the_mart(built):
+    """Cost of care: one row per level of marts.episode_cost_by_level, its counts "<11" where the
+    row is suppressed (no amount shown then), its quartiles and per-day / per-hour medians as
+    published otherwise."""
+    with _warehouse(built["data_dir"]) as con:
+        marts = con.execute(
+            "select level_of_care, suppressed, episodes, p25_allowed_per_episode"
+            ", median_allowed_per_episode, p75_allowed_per_episode, median_allowed_per_day"
+            ", median_allowed_per_attended_hour from marts.episode_cost_by_level"
+        ).fetchall()
+    rows = {r[0]: r for r in _rows(_section(built["html"], "cost"))}
+    assert set(rows) == {m[0] for m in marts} and marts
+    for level, suppressed, episodes, p25, median, p75, per_day, per_hour in marts:
+        row = rows[level]
+        if suppressed:
+            assert row[1] == "&lt;11" and set(row[4:10]) == {render.MISSING}, row
+            continue
+        assert row[1] == f"{episodes:,}"
+        assert row[4:7] == [render.money(p25), render.money(median), render.money(p75)]
+        assert row[8] == render.money(per_day) and row[9] == render.money(per_hour, 2)
+    assert any(r[5] != render.MISSING for r in rows.values())  # some amounts are shown
+
+
+def test_treatment_intensity_by_program_reads_as_the_mart(built):
+    """Treatment intensity: each level (program "All") and level x program of
+    marts.treatment_intensity_by_level / _by_program, the share of weeks meeting the ASAM minimum
+    as published, "<11" for every count of a suppressed row."""
+    with _warehouse(built["data_dir"]) as con:
+        marts = con.execute(
+            "select level_of_care, 'All', suppressed, persons, weeks_judged"
+            ", share_weeks_meeting_minimum from marts.treatment_intensity_by_level union all "
+            "select level_of_care, program, suppressed, persons, weeks_judged"
+            ", share_weeks_meeting_minimum from marts.treatment_intensity_by_program"
+        ).fetchall()
+    rows = {(r[0], r[1]): r for r in _rows(_section(built["html"], "intensity"))}
+    assert set(rows) == {(m[0], m[1]) for m in marts}
+    assert any(program != "All" for _, program in rows)  # by program, not only the level
+    for level, program, suppressed, persons, weeks, share in marts:
+        row = rows[(level, program)]
+        assert row[5] == render.rate(share), row
+        if suppressed:
+            assert row[2:5] == ["&lt;11"] * 3, row
+        else:
+            assert row[2] == f"{persons:,}" and row[4] == render.count(weeks)
+    assert any(r[5] != render.MISSING for r in rows.values())
 
 
 def test_headline_uses_the_latest_final_month_and_marks_provisional_ones(built):

@@ -16,6 +16,10 @@ every additive identity the marts publish:
   discharge-reason breakdown's 'completed' ('dropped_out', 'transferred') row holds exactly the
   level's completions (dropouts, transfers), and its rows other than 'not_recorded' add up to
   episodes_with_reason;
+The step-down and continuity marts are split by breakdown (overall, by program, by discharge
+month) like the five length-of-stay marts; the attack reads each family as one table with a
+`breakdown` column, as an adversary holding all of them would (combine_split).
+
 * step_down_transitions: within a (breakdown, from-level, program/month) group the to-level rows
   add up to from_level_discharges (printed on every visible row of the group); for one from->to
   pair the program (month) rows add up to the 'all' row; the groups' from_level_discharges add
@@ -87,6 +91,9 @@ def read_published(data_dir: Path) -> dict[str, pd.DataFrame]:
         con.close()
     if "length_of_stay_by_level" in marts:
         marts["length_of_stay"] = combined_length_of_stay(marts)
+    for combined, parts in SPLIT_FAMILIES.items():
+        if all(table in marts for table in parts):
+            marts[combined] = combine_split(marts, parts, ("program",))
     return marts
 
 
@@ -101,17 +108,48 @@ LOS_MARTS = {
 }
 
 
+# The one-grain step-down and continuity marts, each family computed together (its lines cross
+# the family's marts) and read as one table by the attack, as for length of stay.
+SPLIT_FAMILIES = {
+    "step_down_transitions": {
+        "step_down_transitions_overall": "all",
+        "step_down_transitions_by_program": "program",
+        "step_down_transitions_by_discharge_month": "discharge_month",
+    },
+    "continuity_of_care": {
+        "continuity_of_care_overall": "all",
+        "continuity_of_care_by_program": "program",
+        "continuity_of_care_by_discharge_month": "discharge_month",
+    },
+    # program 'All': the level's row (treatment_intensity_by_level)
+    "treatment_intensity": {
+        "treatment_intensity_by_level": "level_of_care",
+        "treatment_intensity_by_program": "program",
+    },
+}
+
+
 def combined_length_of_stay(marts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The five marts as one frame with a `breakdown` column; 'All' (or no month) elsewhere."""
+    return combine_split(marts, LOS_MARTS, ("program", "discharge_reason", "payer"))
+
+
+def combine_split(
+    marts: dict[str, pd.DataFrame], parts: dict[str, str], all_columns: tuple[str, ...]
+) -> pd.DataFrame:
+    """One family of split marts as one frame with a `breakdown` column naming each row's mart;
+    the grouping columns a mart lacks hold 'All' (`all_columns`) or no month."""
     frames = []
-    for table, breakdown in LOS_MARTS.items():
+    for table, breakdown in parts.items():
         df = marts[table].copy()
         df.insert(0, "breakdown", breakdown)
-        for column in ("program", "discharge_reason", "payer"):
+        for column in all_columns:
             if column not in df:
                 df[column] = "All"
         frames.append(df)
-    month = marts["length_of_stay_by_discharge_month"]["discharge_month"].dtype
+    month = next(
+        (marts[t]["discharge_month"].dtype for t in parts if "discharge_month" in marts[t]), None
+    )
     columns = list(dict.fromkeys(c for df in frames for c in df.columns))
     for i, df in enumerate(frames):
         # every frame with every column, typed as in the mart that has it (no all-NA guessing)
@@ -742,7 +780,8 @@ OUTCOME_AGGREGATE_MARTS = (
     "episode_cost_by_payer",
     "episode_cost_monthly",
     "episode_cost_step_down",
-    "treatment_intensity",
+    "treatment_intensity_by_level",
+    "treatment_intensity_by_program",
     "diagnosis_outcomes",
 )
 # Record-level marts: their rows are persons (pseudonymized), so no aggregate suppression applies.
@@ -1040,11 +1079,25 @@ def test_docs_state_the_rule_the_sql_applies():
         p.name.removeprefix("marts__").removesuffix(".sql")
         for p in (ROOT / "sql" / "marts").glob("marts__*.sql")
     }
-    aggregate = [m for m in AGGREGATE_MARTS if m != "length_of_stay"] + list(LOS_MARTS)
+    combined = {"length_of_stay", *SPLIT_FAMILIES}
+    aggregate = [m for m in AGGREGATE_MARTS if m not in combined] + list(LOS_MARTS)
+    aggregate += [
+        m
+        for family, parts in SPLIT_FAMILIES.items()
+        if family != "treatment_intensity"  # with the outcome marts
+        for m in parts
+    ]
     assert marts == set(aggregate) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
     # the length-of-stay marts share one macro that applies the rule to the five together
     los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
     assert "{{ suppress_rows(" in los_macro and "{{ suppress_counts(" in los_macro
+    # so do the step-down marts and the continuity marts, three by three
+    family_macros = {
+        "step_down_transitions": ("step_down.sql", "{{ step_down_breakdowns() }}"),
+        "continuity_of_care": ("continuity.sql", "{{ continuity_breakdowns() }}"),
+        "treatment_intensity": ("intensity.sql", "{{ treatment_intensity_cells() }}"),
+    }
+    family_of = {m: f for f, parts in SPLIT_FAMILIES.items() for m in parts}
     cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()
     assert "{{ suppress_rows(" in cost_macro
     for mart in aggregate + list(OUTCOME_AGGREGATE_MARTS):
@@ -1052,6 +1105,10 @@ def test_docs_state_the_rule_the_sql_applies():
         if mart in LOS_MARTS:
             assert "{{ length_of_stay_breakdowns() }}" in sql, mart
             sql = los_macro
+        if mart in family_of:
+            macro_file, call = family_macros[family_of[mart]]
+            assert call in sql, mart
+            sql = (ROOT / "sql" / "macros" / macro_file).read_text()
         assert "{{ suppress_rows(" in sql or "{{ episode_cost_summary(" in sql, mart
         assert not re.search(r"between\s+1\s+and\s+10|[<>]=?\s*1[01]\b", sql), mart
         doc = _sidecar(mart)

@@ -44,10 +44,12 @@ class ReportData:
     provisional_days: int
     monthly: pd.DataFrame  # program 'All' rows of program_quality_monthly, + provisional
     los: list[LosTable]
-    los_summary: pd.DataFrame  # length_of_stay, breakdown level_of_care
-    transitions: pd.DataFrame  # step_down_transitions, breakdown all
-    continuity: pd.DataFrame  # continuity_of_care, breakdowns all and program
+    los_summary: pd.DataFrame  # length_of_stay_by_level
+    transitions: pd.DataFrame  # step_down_transitions_overall
+    continuity: pd.DataFrame  # continuity_of_care_overall ('All') + _by_program
     disparities: pd.DataFrame  # demographic_utilization
+    cost: pd.DataFrame  # episode_cost_by_level
+    intensity: pd.DataFrame  # treatment_intensity_by_level ('All') + _by_program
     checks_by_run: pd.DataFrame
     quarantine: pd.DataFrame
     files: pd.DataFrame
@@ -104,9 +106,12 @@ def los_tables(con: duckdb.DuckDBPyConnection) -> list[LosTable]:
     ).fetchall()
     marts_rows = con.execute(
         """
-        select level_of_care, breakdown, program, suppressed, median_los
-        from marts.length_of_stay
-        where breakdown in ('level_of_care', 'program')
+        select level_of_care, 'level_of_care' as breakdown, 'All' as program, suppressed
+            , median_los
+        from marts.length_of_stay_by_level
+        union all
+        select level_of_care, 'program', program, suppressed, median_los
+        from marts.length_of_stay_by_program
         """
     ).fetchall()
     suppressed_levels = {lvl for lvl, b, _, s, _ in marts_rows if b == "level_of_care" and s}
@@ -118,7 +123,7 @@ def los_tables(con: duckdb.DuckDBPyConnection) -> list[LosTable]:
         if level in suppressed_levels:
             continue  # the marts suppress the level's total: no table for it
         if los_bin == "Total":
-            continue  # row totals: published in marts.length_of_stay
+            continue  # row totals: published in marts.length_of_stay_by_program
         if program == "All":
             if 0 < persons <= 10:
                 small.setdefault(level, set()).add(("All", los_bin))
@@ -147,8 +152,7 @@ def los_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         select l.level_of_care, l.suppressed, l.persons, l.episodes, l.open_episodes
             , l.median_los, l.p25_los, l.p75_los, l.p90_los
             , l.completion_rate, l.dropout_rate, l.transfer_rate
-        from marts.length_of_stay as l
-        where l.breakdown = 'level_of_care'
+        from marts.length_of_stay_by_level as l
         order by l.level_of_care
         """
     ).df()
@@ -159,21 +163,58 @@ def transitions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """
         select from_level, to_level, direction, suppressed, transitions, from_level_discharges
             , transition_rate, median_days_to_next, p75_days_to_next
-        from marts.step_down_transitions
-        where breakdown = 'all'
+        from marts.step_down_transitions_overall
         order by from_level, to_level
         """
     ).df()
 
 
 def continuity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every discharge (program 'All', `overall` true) and each program, measure by measure."""
     return con.execute(
         """
-        select measure, breakdown, program, suppressed, denominator, numerator
+        select measure, true as overall, 'All' as program, suppressed, denominator, numerator
             , rate, rate_ci_low, rate_ci_high
-        from marts.continuity_of_care
-        where breakdown in ('all', 'program')
-        order by measure, breakdown, program
+        from marts.continuity_of_care_overall
+        union all
+        select measure, false, program, suppressed, denominator, numerator
+            , rate, rate_ci_low, rate_ci_high
+        from marts.continuity_of_care_by_program
+        order by measure, overall desc, program
+        """
+    ).df()
+
+
+def cost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Cost of closed episodes by level of care (marts.episode_cost_by_level): allowed amounts per
+    episode (quartiles), per day of stay and per attended hour (medians)."""
+    return con.execute(
+        """
+        select c.level_of_care, c.suppressed, c.persons, c.episodes, c.costed_episodes
+            , c.episodes_without_claims, c.p25_allowed_per_episode, c.median_allowed_per_episode
+            , c.p75_allowed_per_episode, c.median_paid_per_episode, c.median_allowed_per_day
+            , c.median_allowed_per_attended_hour, c.remitted_line_share
+        from marts.episode_cost_by_level as c
+        join seeds.level_of_care as l using (level_of_care)
+        order by l.rank::integer desc, c.level_of_care
+        """
+    ).df()
+
+
+def intensity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Share of full episode-weeks meeting the ASAM minimum, by level (IOP, PHP) and program."""
+    return con.execute(
+        """
+        select level_of_care, 'All' as program, suppressed, persons, episodes, weeks_judged
+            , share_weeks_meeting_minimum, p25_weekly_hours, median_weekly_hours
+            , p75_weekly_hours
+        from marts.treatment_intensity_by_level
+        union all
+        select level_of_care, program, suppressed, persons, episodes, weeks_judged
+            , share_weeks_meeting_minimum, p25_weekly_hours, median_weekly_hours
+            , p75_weekly_hours
+        from marts.treatment_intensity_by_program
+        order by level_of_care, program = 'All' desc, program
         """
     ).df()
 
@@ -247,6 +288,8 @@ def load(con: duckdb.DuckDBPyConnection, provisional_days: int) -> ReportData:
         transitions=transitions(con),
         continuity=continuity(con),
         disparities=disparities(con),
+        cost=cost(con),
+        intensity=intensity(con),
         checks_by_run=checks_by_run(con),
         quarantine=quarantine(con),
         files=files(con),

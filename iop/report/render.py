@@ -34,6 +34,8 @@ SECTIONS = (
     ("los", "Length of stay"),
     ("step-down", "Step-down and step-up transitions"),
     ("continuity", "Continuity of care"),
+    ("cost", "Cost of care"),
+    ("intensity", "Treatment intensity"),
     ("disparities", "Utilization and outcomes by group"),
     ("data-quality", "Data quality"),
 )
@@ -332,7 +334,7 @@ def continuity_section(data: ReportData) -> str:
         "of care started within 7 / 30 days of a higher-level discharge; step_up_30d / 90d: a "
         "higher level within 30 / 90 days of discharge (lower is better).</p>"
     ]
-    overall = frame[frame["breakdown"] == "all"]
+    overall = frame[frame["overall"]]
     if not overall.empty:
         parts.append(
             charts.intervals(
@@ -356,6 +358,129 @@ def continuity_section(data: ReportData) -> str:
             ]
         )
     parts.append(table(["Measure", "Program", "Denominator", "Numerator", "Rate", "95% CI"], rows))
+    return "".join(parts)
+
+
+def money(value, digits: int = 0) -> str:
+    return MISSING if _missing(value) else f"${float(value):,.{digits}f}"
+
+
+def cost_section(data: ReportData) -> str:
+    """Cost by level of care (marts.episode_cost_by_level): allowed amount per episode (median and
+    quartiles), per day of stay and per attended hour."""
+    frame = data.cost
+    if frame.empty:
+        return "<p>No closed episode with a claim yet.</p>"
+    rows = []
+    for _, r in frame.iterrows():
+        rows.append(
+            [
+                (str(r["level_of_care"]), "l"),
+                (count(r["episodes"]), "n"),
+                (count(r["costed_episodes"]), "n"),
+                (count(r["episodes_without_claims"]), "n"),
+                (money(r["p25_allowed_per_episode"]), ""),
+                (money(r["median_allowed_per_episode"]), ""),
+                (money(r["p75_allowed_per_episode"]), ""),
+                (money(r["median_paid_per_episode"]), ""),
+                (money(r["median_allowed_per_day"]), ""),
+                (money(r["median_allowed_per_attended_hour"], 2), ""),
+                (rate(r["remitted_line_share"]), ""),
+            ]
+        )
+    shown = frame[frame["median_allowed_per_day"].notna()]
+    chart = (
+        charts.bars(
+            [str(level) for level in shown["level_of_care"]],
+            [float(v) for v in shown["median_allowed_per_day"]],
+            title="Median allowed amount per day of stay",
+            xlabel="US dollars per day",
+        )
+        if not shown.empty
+        else ""
+    )
+    return (
+        '<p class="note">Allowed amounts of each closed episode\'s final claim lines (835 '
+        "remittance amounts where present, claim amounts otherwise). Per episode: 25th percentile, "
+        "median and 75th percentile; per day of stay and per attended hour: medians over the "
+        "costed episodes (per hour only where sessions were recorded). Episodes without claims "
+        'have no cost and are left out, not counted as 0. "&lt;11": a suppressed count; the '
+        "amounts of a suppressed row are not shown (–).</p>"
+        + chart
+        + table(
+            [
+                "Level of care",
+                "Episodes",
+                "Costed episodes",
+                "Without claims",
+                "P25 per episode",
+                "Median per episode",
+                "P75 per episode",
+                "Median paid per episode",
+                "Median per day",
+                "Median per attended hour",
+                "Lines from 835",
+            ],
+            rows,
+        )
+    )
+
+
+def intensity_section(data: ReportData) -> str:
+    """Share of full episode-weeks meeting the ASAM minimum, by level and program
+    (marts.treatment_intensity_by_level and _by_program)."""
+    frame = data.intensity
+    if frame.empty:
+        return "<p>No full IOP or PHP episode-week yet.</p>"
+    parts = [
+        '<p class="note">Full episode-weeks of IOP and PHP episodes judged against the ASAM '
+        "minimum (IOP: 9 hours a week for adults, 6 for adolescents; PHP: 20), the share that met "
+        "it, and attended hours in a week (a week without attendance counts as 0). Program "
+        '"All": every program of the level. "&lt;11": a suppressed count.</p>'
+    ]
+    for level, group in frame.groupby("level_of_care", sort=True):
+        programs = group[group["program"] != "All"]
+        if not programs.empty:
+            parts.append(
+                charts.intervals(
+                    [str(p) for p in group["program"]],
+                    list(group["share_weeks_meeting_minimum"]),
+                    [None] * len(group),
+                    [None] * len(group),
+                    title=f"{level}: share of weeks meeting the ASAM minimum",
+                )
+            )
+    rows = []
+    for _, r in frame.iterrows():
+        rows.append(
+            [
+                (str(r["level_of_care"]), "l"),
+                (str(r["program"]), "l"),
+                (count(r["persons"]), "n"),
+                (count(r["episodes"]), "n"),
+                (count(r["weeks_judged"]), "n"),
+                (rate(r["share_weeks_meeting_minimum"]), ""),
+                (number(r["p25_weekly_hours"], 1), ""),
+                (number(r["median_weekly_hours"], 1), ""),
+                (number(r["p75_weekly_hours"], 1), ""),
+            ]
+        )
+    parts.append(
+        table(
+            [
+                "Level of care",
+                "Program",
+                "Persons",
+                "Episodes",
+                "Weeks judged",
+                "Weeks meeting minimum",
+                "P25 hours/week",
+                "Median hours/week",
+                "P75 hours/week",
+            ],
+            rows,
+        )
+    )
     return "".join(parts)
 
 
@@ -518,6 +643,8 @@ def render(data: ReportData, *, run_id: str | None = None, now: dt.datetime | No
         "los": los_section,
         "step-down": step_down_section,
         "continuity": continuity_section,
+        "cost": cost_section,
+        "intensity": intensity_section,
         "disparities": disparities_section,
         "data-quality": data_quality_section,
     }

@@ -60,8 +60,12 @@ with episodes as (
 
 select
     level_of_care
+    , {{ label('level_of_care') }}
     {%- for column in by %}
     , {{ column }}
+    {%- if column == 'payer' %}
+    , {{ label('payer') }}
+    {%- endif %}
     {%- endfor %}
     , suppressed
     , case when not suppressed then persons end as persons

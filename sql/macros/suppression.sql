@@ -18,7 +18,7 @@
 -- suppressed counts of a line are two or more and one of them is 11+, the remainder is larger
 -- than the least they can hold, and no split of it is forced. The total is part of the line:
 -- where it is suppressed (a total that is also a count of another line, as the 'all' rows of
--- marts.step_down_transitions), the published counts would otherwise add up to it. Lines cross
+-- marts.step_down_transitions_*), the published counts would otherwise add up to it. Lines cross
 -- (a row's count is in one line per direction; a row's counts are suppressed together), so
 -- fixing one line can leave another with a single suppressed count: rounds repeat until every
 -- line is settled (a recursive CTE; it ends, since a round only adds suppressed counts). A line

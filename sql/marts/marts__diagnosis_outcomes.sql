@@ -127,8 +127,11 @@ with episodes as (
 
 select
     level_of_care
+    , {{ label('level_of_care') }}
     , dimension
+    , {{ label('dimension') }}
     , dimension_value
+    , {{ label('dimension_value', code_set_expr='dimension') }}
     , suppressed
     , case when not suppressed then persons end as persons
     , case when not episodes_suppressed then episodes end as episodes

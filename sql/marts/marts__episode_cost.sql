@@ -7,14 +7,18 @@ select
     sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
     , p.person_key
     , e.level_of_care
+    , {{ label('e.level_of_care', 'level_of_care', alias='level_of_care_label') }}
     , e.program
     , p.payer
+    , {{ label('p.payer', 'payer', alias='payer_label') }}
     , date_trunc('month', e.start_date)::date as start_month
     , e.is_open
     , c.cost_coverage
+    , {{ label('c.cost_coverage', 'cost_coverage', alias='cost_coverage_label') }}
     , c.claim_lines
     , c.remitted_lines
     , c.paid_amount_source
+    , {{ label('c.paid_amount_source', 'paid_amount_source', alias='paid_amount_source_label') }}
     , c.allowed_amount
     , c.paid_amount
     , e.length_of_stay

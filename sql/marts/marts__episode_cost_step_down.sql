@@ -79,7 +79,9 @@ with costs as (
 
 select
     from_level
+    , {{ label('from_level', 'level_of_care') }}
     , to_level
+    , {{ label('to_level', 'level_of_care') }}
     , suppressed
     , case when not suppressed then coalesce(persons, 0) end as persons
     , case when not episode_pairs_suppressed then coalesce(episode_pairs, 0) end as episode_pairs

@@ -1,11 +1,16 @@
+-- treatment_intensity_cells(): the two treatment-intensity marts (marts.treatment_intensity_by_level
+-- and marts.treatment_intensity_by_program) computed together, as one relation in which program
+-- 'All' marks a level's row. Each mart selects its rows: the programs of a level add up to the
+-- level's row, so suppression is decided on the two at once and both get the same cells suppressed.
+--
 -- Was the program intensive enough? Per level of care (IOP, PHP) and EHR program (program 'All' =
 -- every program of the level): the full episode-weeks judged against the ASAM minimum
 -- (core.episode_weeks: IOP 9 hours adults / 6 adolescents, PHP 20), the share that met it, and
 -- the median and quartiles of attended hours in a full week (weeks with no attendance count as 0).
 -- Privacy: the small-cell rule of sql/macros/suppression.sql. Its lines here: the programs of a
--- level add up to its 'All' row, for the persons of each row (suppressed with the row) and for
+-- level add up to its row in marts.treatment_intensity_by_level, for the persons of each row (suppressed with the row) and for
 -- its episodes, judged weeks and weeks meeting the minimum, each a count of its own.
--- Grain: one row per level of care x program (program 'All' included).
+{% macro treatment_intensity_cells() -%}
 with weeks as (
     select *
     from {{ ref('core__episode_weeks') }}
@@ -55,3 +60,4 @@ select
     , case when not suppressed then round(hours_quartiles[2], 2) end as median_weekly_hours
     , case when not suppressed then round(hours_quartiles[3], 2) end as p75_weekly_hours
 from suppression
+{%- endmacro %}

@@ -1,3 +1,9 @@
+-- continuity_breakdowns(): the three continuity-of-care marts (marts.continuity_of_care_overall,
+-- _by_program, _by_discharge_month) computed together, as one relation with a `breakdown` column
+-- ('all', 'program', 'discharge_month') naming each row's grouping. Each mart selects its own
+-- breakdown: a measure's program rows (month rows) add up to its overall row, so suppression is
+-- decided on the three at once and every mart gets the same cells suppressed.
+--
 -- Continuity of care in the HEDIS follow-up pattern, as rates with 95% Wilson intervals:
 --   follow_up_7d / follow_up_30d: of discharges from residential, withdrawal management or
 --     inpatient care (RES, WM, INPT), the share with a service at a lower level of care on days
@@ -12,7 +18,7 @@
 -- numerator and of its denominator (either suppressed suppresses the row whole). Its lines here:
 -- the programs (discharge months) of one measure add up to the measure's 'all' row, for the
 -- numerator and for the denominator.
--- Grain: one row per measure x breakdown value (all, program, discharge month).
+{% macro continuity_breakdowns() -%}
 with episodes as (
     select
         e.episode_id
@@ -130,15 +136,16 @@ with episodes as (
 
 select
     measure
-    , {{ label('measure', 'continuity_measure') }}
     , breakdown
-    , {{ label('breakdown') }}
     , program
     , discharge_month
     , suppressed
     , case when not suppressed then denominator end as denominator
     , case when not suppressed then numerator end as numerator
     , case when not suppressed then round(numerator / denominator, 4) end as rate
-    , case when not suppressed then round({{ wilson_low('numerator', 'denominator') }}, 4) end as rate_ci_low
-    , case when not suppressed then round({{ wilson_high('numerator', 'denominator') }}, 4) end as rate_ci_high
+    , case when not suppressed then round({{ wilson_low('numerator', 'denominator') }}, 4) end
+        as rate_ci_low
+    , case when not suppressed then round({{ wilson_high('numerator', 'denominator') }}, 4) end
+        as rate_ci_high
 from suppression
+{%- endmacro %}

@@ -1,3 +1,10 @@
+-- step_down_breakdowns(): the three step-down marts (marts.step_down_transitions_overall,
+-- _by_program, _by_discharge_month) computed together, as one relation with a `breakdown` column
+-- ('all', 'program', 'discharge_month') naming each row's grouping. Each mart selects its own
+-- breakdown: the small-cell rule's lines cross the three (a from->to pair's program rows, and its
+-- month rows, add up to its overall row), so suppression is decided on all of them at once and
+-- every mart gets the same cells suppressed.
+--
 -- Where clients go after an episode ends: from-level x to-level counts, the share of the
 -- from-level's discharges, and days to the next level (median, p75), overall and by program and
 -- discharge month. to_level 'NONE' = no episode started within the transition window.
@@ -7,11 +14,11 @@
 -- persons suppressed is suppressed whole: transitions, the rate's numerator, with it). Each
 -- from-level is a table with margins, by program and by month: a group's to-level rows add up
 -- to its from_level_discharges, one from->to pair's rows across programs (months) add up to its
--- 'all' row, and the groups' from_level_discharges add up to the 'all' group's. The group total
+-- overall row, and the groups' from_level_discharges add up to the 'all' group's. The group total
 -- is a count too ('*' rows below, not published as rows): printed beside the group's rows, it is
 -- suppressed once they all are, and when it is suppressed so are from_level_discharges and
 -- transition_rate (transitions / rate would give it back) on every row of the group.
--- Grain: one row per from-level x to-level x breakdown value.
+{% macro step_down_breakdowns() -%}
 with discharges as (
     select
         level_of_care as from_level
@@ -89,14 +96,9 @@ with discharges as (
 
 select
     s.breakdown
-    , {{ label('s.breakdown', 'breakdown', alias='breakdown_label') }}
     , s.from_level
-    , {{ label('s.from_level', 'level_of_care', alias='from_level_label') }}
     , s.to_level
-    , {{ label('s.to_level', 'level_of_care', fixed={'NONE': 'No next level of care'}
-        , alias='to_level_label') }}
     , s.direction
-    , {{ label('s.direction', 'transition_direction', alias='direction_label') }}
     , s.program
     , s.discharge_month
     , s.suppressed
@@ -112,3 +114,4 @@ select
 from suppression as s
 join group_totals as g using (breakdown, from_level, breakdown_value)
 where s.to_level <> '*'
+{%- endmacro %}
