@@ -23,6 +23,8 @@ from conftest import TEST_KEY, query
 from iop import dbt_project
 
 MARTS = tuple(sorted(m.table_name for m in dbt_project.models("marts")))
+# marts.check_history grows by every run's checks: not a function of the files read
+CONTENT_MARTS = tuple(m for m in MARTS if m != "check_history")
 DAY = date(2025, 3, 3)  # inside the generated window (2024-2025)
 
 # program names as hostile exports deliver them -> what staging makes of them (None: quarantined)
@@ -114,7 +116,9 @@ def _land_hostile(landing: Path) -> None:
 def _published(data_dir: Path) -> dict[str, int]:
     con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
     try:
-        return {m: con.execute(f"select count(*) from main.{m}").fetchone()[0] for m in MARTS}
+        return {
+            m: con.execute(f"select count(*) from main.{m}").fetchone()[0] for m in CONTENT_MARTS
+        }
     finally:
         con.close()
 
