@@ -180,7 +180,7 @@ def test_hostile_landing_publishes_every_mart(runs):
     data_dir, _, snapshots = runs
     first = snapshots["hostile"]
     assert first["success"]
-    assert set(first["published"]) == set(MARTS)
+    assert set(first["published"]) == set(CONTENT_MARTS)
     # the as-of date stays with the data: the generated window, not 2999
     as_of = query(data_dir, "select max(as_of_date) from core.episodes")[0][0]
     assert date(2025, 1, 1) <= as_of <= date.today() + timedelta(days=7)
