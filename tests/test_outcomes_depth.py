@@ -113,6 +113,20 @@ def test_remittances_change_the_paid_amount_and_denials_pay_nothing(run):
     ) == [(0,)]  # fmt: skip
 
 
+def test_revenue_code_only_837i_lines_are_remitted_through_svc01_nu(run):
+    # Medicare's 837I lines billed by revenue code alone come back as SVC*NU:<revenue code>: the
+    # run must contain some (else the truth comparison above would not exercise the rule), and
+    # every one of them is matched, so their episodes have a paid amount
+    rows = query(
+        run,
+        "select count(*), count(remitted_paid_amount) from core.claim_lines "
+        "where payer = 'Medicare' and claim_type = 'institutional' and procedure_code is null "
+        "and revenue_code is not null",
+    )
+    ((lines, remitted),) = rows
+    assert lines > 0 and remitted == lines
+
+
 def test_a_claim_is_remitted_by_one_835_stream_only(run):
     # the planted remittances (remit_*.835) leave X12 claims to their payer's own 835s
     folder = run / "landing" / "claims"

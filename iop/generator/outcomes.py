@@ -15,7 +15,8 @@ sessions their minutes. This module adds:
     in the episode; paid = the remitted amount where the line was remitted, else the claim's.
     A line written as X12 carries no allowed or paid amount (an 837 has none): its allowed is
     unknown and its paid is the net of the x12_writer's 835 SVCs matching it (same CLM01 and
-    procedure, service date within the line's dates), unknown when none; an episode's amount is
+    procedure code, or revenue code for a revenue-code-only line, remitted with SVC01 qualifier
+    NU; service date within the line's dates), unknown when none; an episode's amount is
     blank when any of its lines lacks it;
   - weeks: attended minutes per 7-day week counted from the episode's first day (EHR episodes);
   - diagnoses: the distinct codes (dots removed) of those lines, the first code of the earliest
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iop.generator.claim_chains import ClaimSet, final_lines
-from iop.generator.claims import PROCS, PROFESSIONAL
+from iop.generator.claims import PROCS, PROFESSIONAL, REVENUE
 from iop.generator.common import LEVELS, PAYERS, PRESENT, from_day
 from iop.generator.truth import KEY_SHIFT, TruthEpisodes
 from iop.generator.writers import cents_strings, int_strings, take, write_table
@@ -342,16 +343,23 @@ def _x12_remitted(
     """Per claim line in `lines`: whether an X12 835 SVC matches it, and their net paid (cents).
 
     Matching as core.claim_lines does: CLP01 (the CLM01 as written) equals the line's claim id,
-    same procedure code (a revenue-code-only line has none and matches nothing), SVC service date
-    (its first day) within the line's service dates; every matching SVC counts, reversals too."""
+    same code (the procedure code; for a revenue-code-only line, which the writer remits with an
+    SVC01 `NU:<revenue code>`, the revenue code; a line with neither matches nothing), SVC service
+    date (its first day) within the line's service dates; every matching SVC counts, reversals
+    too."""
     ln = cset.lines
+    # the matched code: the procedure, else the revenue code past the procedures; 0 = none
+    code = np.where(
+        ln.proc > 0, ln.proc, np.where(ln.rev > 0, len(PROCS) + ln.rev.astype(np.int64), 0)
+    ).astype(np.int64)
+    assert len(PROCS) + len(REVENUE) <= 256
     s_line, s_sign = svc
-    s_line, s_sign = s_line[ln.proc[s_line] > 0], s_sign[ln.proc[s_line] > 0]
+    s_line, s_sign = s_line[code[s_line] > 0], s_sign[code[s_line] > 0]
     day_bits = np.int64(1) << 20
 
     def key(rows: np.ndarray, day: np.ndarray) -> np.ndarray:
         claim = written[ln.version[rows]].astype(np.int64)
-        return (claim * 256 + ln.proc[rows].astype(np.int64)) * day_bits + day
+        return (claim * 256 + code[rows]) * day_bits + day
 
     s_key = key(s_line, ln.from_day[s_line].astype(np.int64))
     order = np.argsort(s_key, kind="stable")
@@ -359,7 +367,7 @@ def _x12_remitted(
     s_paid = np.r_[0, np.cumsum(s_sign[order] * ln.paid[s_line[order]].astype(np.int64))]
     lo = np.searchsorted(s_key, key(lines, ln.from_day[lines].astype(np.int64)), side="left")
     hi = np.searchsorted(s_key, key(lines, ln.to_day[lines].astype(np.int64)), side="right")
-    matched = (hi > lo) & (ln.proc[lines] > 0)
+    matched = (hi > lo) & (code[lines] > 0)
     return matched, np.where(matched, s_paid[hi] - s_paid[lo], 0)
 
 

@@ -8,9 +8,11 @@
 -- line number and version) count once. Classification: procedure code first, then
 -- revenue code (sql/seeds/level_of_care_codes.csv). Remittances (835 SVC lines) are applied where
 -- they match a line (CLP01 = the claim id, or CLP07 = the payer's claim control number; same
--- procedure code; service date within the line's dates): remitted_paid_amount is their net paid
--- amount and remittance_status says paid, denied (CLP02 4), reversed (a CLP02 22 reversal netting
--- the payment to zero or less) or adjudicated (matched, nothing paid); null = no remittance yet.
+-- procedure code, or, for a line without one, an SVC carrying the same revenue code and no
+-- procedure (SVC01-1 NU: a revenue-code-only 837I line); service date within the line's dates):
+-- remitted_paid_amount is their net paid amount and remittance_status says paid, denied (CLP02
+-- 4), reversed (a CLP02 22 reversal netting the payment to zero or less) or adjudicated (matched,
+-- nothing paid); null = no remittance yet.
 -- Grain: one row per line of a final claim version.
 with versions as (
     {{ claim_versions(ref('staging__claims'), ref('staging__remittance_835')) | indent(4) }}
@@ -35,7 +37,8 @@ with versions as (
     select
         r.claim_id
         , r.payer_claim_control_number
-        , r.procedure_code
+        -- the code a line is matched on: its procedure, else (SVC01-1 NU) its revenue code
+        , coalesce(r.procedure_code, 'NU:' || r.revenue_code) as match_code
         , r.service_date
         , r.paid_amount
         , r.claim_status
@@ -60,7 +63,8 @@ with versions as (
             and payer_claim_control_number is distinct from claim_id
     ) as r
         on r.matched_id = l.claim_id
-        and r.procedure_code = l.procedure_code
+        -- one equi-join key for both kinds of line: an `or` of two conditions is a nested loop
+        and r.match_code = coalesce(l.procedure_code, 'NU:' || l.revenue_code)
         and r.service_date between l.service_from_date and l.service_to_date
     group by all
 )
