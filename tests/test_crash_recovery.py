@@ -53,13 +53,15 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def marts_snapshot(data_dir: Path) -> dict[str, list]:
+    """Every published mart's rows, but check_history: it records each run's checks (ids, times),
+    which a run after a crash has more of than a clean run."""
     con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
     try:
         tables = [
             r[0]
             for r in con.execute(
                 "select table_name from information_schema.tables "
-                "where table_name <> '_publication' order by 1"
+                "where table_name not in ('_publication', 'check_history') order by 1"
             ).fetchall()
         ]
         return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
