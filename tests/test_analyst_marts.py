@@ -261,6 +261,13 @@ ROW_INDEPENDENT = {
     ("program_quality_monthly", "data_quality_pass_rate"),
 }
 
+# Marts whose every cell is published in the small generated data (few rows of large counts).
+NOTHING_SUPPRESSED_IN_SMALL_DATA = {
+    "episode_cost_step_down",
+    "treatment_intensity_by_level",
+    "treatment_intensity_by_program",
+}
+
 
 def _null_reasons(df: pd.DataFrame, mart: str, measure: str) -> tuple[pd.Series, pd.Series]:
     """(suppressed, not applicable) per row for `measure`, from the row's and its own flags."""
@@ -310,7 +317,11 @@ def test_a_null_measure_is_either_suppressed_or_not_applicable(published, docs, 
     if mart == "length_of_stay_by_level":
         open_ = df["open_episodes"]
         assert not open_.between(1, 10).any()
-    if "suppressed" in df:
+    if mart in NOTHING_SUPPRESSED_IN_SMALL_DATA:
+        # their flags are exercised by the dbt unit tests (sql/marts/_outcomes_unit_tests.yml);
+        # if the small data comes to suppress a cell, drop the mart from the set
+        assert "suppressed" not in seen and not df["suppressed"].any(), mart
+    elif "suppressed" in df:
         assert "suppressed" in seen, mart
 
 

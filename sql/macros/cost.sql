@@ -68,36 +68,35 @@ select
     {%- endif %}
     {%- endfor %}
     , suppressed
-    , case when not suppressed then persons end as persons
-    , case when not episodes_suppressed then episodes end as episodes
-    , case when not costed_episodes_suppressed then costed_episodes end as costed_episodes
-    , case when not episodes_without_claims_suppressed then episodes_without_claims end
-        as episodes_without_claims
-    , case when not costed_episodes_suppressed then allowed_total end as allowed_total
-    , case when not costed_episodes_suppressed then paid_total end as paid_total
-    , case when not costed_episodes_suppressed
-        then round(allowed_total / nullif(costed_episodes, 0), 2) end as mean_allowed_per_episode
-    , case when not costed_episodes_suppressed then round(allowed_quartiles[1], 2) end
-        as p25_allowed_per_episode
-    , case when not costed_episodes_suppressed then round(allowed_quartiles[2], 2) end
-        as median_allowed_per_episode
-    , case when not costed_episodes_suppressed then round(allowed_quartiles[3], 2) end
-        as p75_allowed_per_episode
-    , case when not costed_episodes_suppressed then round(paid_quartiles[1], 2) end
-        as p25_paid_per_episode
-    , case when not costed_episodes_suppressed then round(paid_quartiles[2], 2) end
-        as median_paid_per_episode
-    , case when not costed_episodes_suppressed then round(paid_quartiles[3], 2) end
-        as p75_paid_per_episode
-    , case when not costed_episodes_suppressed then round(median_allowed_per_day, 2) end
-        as median_allowed_per_day
-    , case when not costed_episodes_suppressed then round(median_paid_per_day, 2) end
-        as median_paid_per_day
-    , case when not costed_episodes_suppressed then round(median_allowed_per_attended_hour, 2) end
-        as median_allowed_per_attended_hour
-    , case when not costed_episodes_suppressed then round(median_paid_per_attended_hour, 2) end
-        as median_paid_per_attended_hour
-    , case when not suppressed
-        then round(remitted_lines / nullif(claim_lines, 0), 4) end as remitted_line_share
+    , {{ published('persons', 'persons', 'suppressed', flag=false) }}
+    , {{ published('episodes', 'episodes', 'episodes_suppressed') }}
+    , {{ published('costed_episodes', 'costed_episodes', 'costed_episodes_suppressed') }}
+    , {{ published('episodes_without_claims', 'episodes_without_claims'
+        , 'episodes_without_claims_suppressed') }}
+    {#- the amounts: suppressed with costed_episodes; not applicable without a costed episode
+        (or, per attended hour, without one that has attended hours) #}
+    {%- set none_costed = 'costed_episodes = 0' %}
+    {%- for name, value, not_applicable in [
+        ('allowed_total', 'allowed_total', none_costed)
+        , ('paid_total', 'paid_total', none_costed)
+        , ('mean_allowed_per_episode', 'round(allowed_total / nullif(costed_episodes, 0), 2)'
+            , none_costed)
+        , ('p25_allowed_per_episode', 'round(allowed_quartiles[1], 2)', none_costed)
+        , ('median_allowed_per_episode', 'round(allowed_quartiles[2], 2)', none_costed)
+        , ('p75_allowed_per_episode', 'round(allowed_quartiles[3], 2)', none_costed)
+        , ('p25_paid_per_episode', 'round(paid_quartiles[1], 2)', none_costed)
+        , ('median_paid_per_episode', 'round(paid_quartiles[2], 2)', none_costed)
+        , ('p75_paid_per_episode', 'round(paid_quartiles[3], 2)', none_costed)
+        , ('median_allowed_per_day', 'round(median_allowed_per_day, 2)', none_costed)
+        , ('median_paid_per_day', 'round(median_paid_per_day, 2)', none_costed)
+        , ('median_allowed_per_attended_hour', 'round(median_allowed_per_attended_hour, 2)'
+            , 'median_allowed_per_attended_hour is null')
+        , ('median_paid_per_attended_hour', 'round(median_paid_per_attended_hour, 2)'
+            , 'median_paid_per_attended_hour is null')
+    ] %}
+    , {{ published(name, value, 'costed_episodes_suppressed', not_applicable=not_applicable) }}
+    {%- endfor %}
+    , {{ published('remitted_line_share', 'round(remitted_lines / nullif(claim_lines, 0), 4)'
+        , 'suppressed', flag=false, not_applicable='coalesce(claim_lines, 0) = 0') }}
 from suppression
 {%- endmacro %}

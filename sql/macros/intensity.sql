@@ -50,14 +50,17 @@ select
     level_of_care
     , program
     , suppressed
-    , case when not suppressed then persons end as persons
-    , case when not episodes_suppressed then episodes end as episodes
-    , case when not weeks_judged_suppressed then weeks_judged end as weeks_judged
-    , case when not (weeks_meeting_minimum_suppressed or weeks_judged_suppressed)
-        then round(weeks_meeting_minimum / nullif(weeks_judged, 0), 4) end
-        as share_weeks_meeting_minimum
-    , case when not suppressed then round(hours_quartiles[1], 2) end as p25_weekly_hours
-    , case when not suppressed then round(hours_quartiles[2], 2) end as median_weekly_hours
-    , case when not suppressed then round(hours_quartiles[3], 2) end as p75_weekly_hours
+    , {{ published('persons', 'persons', 'suppressed', flag=false) }}
+    , {{ published('episodes', 'episodes', 'episodes_suppressed') }}
+    , {{ published('weeks_judged', 'weeks_judged', 'weeks_judged_suppressed') }}
+    , {{ published('share_weeks_meeting_minimum'
+        , 'round(weeks_meeting_minimum / nullif(weeks_judged, 0), 4)'
+        , 'weeks_meeting_minimum_suppressed or weeks_judged_suppressed'
+        , not_applicable='weeks_judged = 0') }}
+    , {{ published('p25_weekly_hours', 'round(hours_quartiles[1], 2)', 'suppressed', flag=false) }}
+    , {{ published('median_weekly_hours', 'round(hours_quartiles[2], 2)', 'suppressed'
+        , flag=false) }}
+    , {{ published('p75_weekly_hours', 'round(hours_quartiles[3], 2)', 'suppressed'
+        , flag=false) }}
 from suppression
 {%- endmacro %}

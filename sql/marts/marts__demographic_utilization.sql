@@ -181,10 +181,15 @@ select
         , 'round(s.step_down_rate / nullif(o.all_step_down_rate, 0), 3)'
         , 's.step_down_hidden or o.all_step_down_hidden'
         , not_applicable='s.step_down_rate is null or coalesce(o.all_step_down_rate, 0) = 0') }}
-    , round(w.completion_mdd, 4) as completion_min_detectable_difference
-    , w.completion_mdd > {{ detectable_difference() }} as completion_underpowered
-    , round(w.step_down_mdd, 4) as step_down_min_detectable_difference
-    , w.step_down_mdd > {{ detectable_difference() }} as step_down_underpowered
+    {#- suppressed with the row, the subgroup's or the level's ('all') rate; not applicable on
+        the 'all' rows, on an empty group and where the pooled rate is unknown, 0 or 1 #}
+    {%- for name in ['completion', 'step_down'] %}
+    , {{ published(name ~ '_min_detectable_difference', 'round(w.' ~ name ~ '_mdd, 4)'
+        , 's.suppressed or (s.dimension <> \'all\' and (s.' ~ name ~ '_hidden or coalesce(o.all_'
+            ~ name ~ '_hidden, false)))'
+        , not_applicable='w.' ~ name ~ '_mdd is null') }}
+    , w.{{ name }}_mdd > {{ detectable_difference() }} as {{ name }}_underpowered
+    {%- endfor %}
 from hidden_rates as s
 left join overall as o using (period, level_of_care)
 left join power as w using (period, level_of_care, dimension, dimension_value)

@@ -133,41 +133,33 @@ select
     , dimension_value
     , {{ label('dimension_value', code_set_expr='dimension') }}
     , suppressed
-    , case when not suppressed then persons end as persons
-    , case when not episodes_suppressed then episodes end as episodes
-    , case when not suppressed then median_los end as median_los
-    , case when not completion_denominator_suppressed then completion_denominator end
-        as completion_denominator
-    , case when not completion_hidden
-        then round(completions / nullif(completion_denominator, 0), 4) end as completion_rate
-    , case when not completion_hidden
-        then round({{ wilson_low('completions', 'completion_denominator') }}, 4) end
-        as completion_rate_ci_low
-    , case when not completion_hidden
-        then round({{ wilson_high('completions', 'completion_denominator') }}, 4) end
-        as completion_rate_ci_high
-    , round(completion_mdd, 4) as completion_min_detectable_difference
-    , completion_mdd > {{ detectable_difference() }} as completion_underpowered
-    , case when not window_denominator_suppressed then window_denominator end
-        as window_denominator
-    , case when not step_down_hidden
-        then round(step_downs / nullif(window_denominator, 0), 4) end as step_down_rate
-    , case when not step_down_hidden
-        then round({{ wilson_low('step_downs', 'window_denominator') }}, 4) end
-        as step_down_rate_ci_low
-    , case when not step_down_hidden
-        then round({{ wilson_high('step_downs', 'window_denominator') }}, 4) end
-        as step_down_rate_ci_high
-    , round(step_down_mdd, 4) as step_down_min_detectable_difference
-    , step_down_mdd > {{ detectable_difference() }} as step_down_underpowered
-    , case when not continuity_hidden
-        then round(continuations / nullif(window_denominator, 0), 4) end as continuity_rate
-    , case when not continuity_hidden
-        then round({{ wilson_low('continuations', 'window_denominator') }}, 4) end
-        as continuity_rate_ci_low
-    , case when not continuity_hidden
-        then round({{ wilson_high('continuations', 'window_denominator') }}, 4) end
-        as continuity_rate_ci_high
-    , round(continuity_mdd, 4) as continuity_min_detectable_difference
-    , continuity_mdd > {{ detectable_difference() }} as continuity_underpowered
+    , {{ published('persons', 'persons', 'suppressed', flag=false) }}
+    , {{ published('episodes', 'episodes', 'episodes_suppressed') }}
+    , {{ published('median_los', 'median_los', 'suppressed', flag=false
+        , not_applicable='median_los is null') }}
+    {#- per rate: the rate, suppressed with its numerator or denominator, not applicable on a
+        denominator of 0; its Wilson interval; its minimum detectable difference against the
+        rest of the level, suppressed with the row, the subgroup's or the level's ('all') rate,
+        not applicable on the 'all' rows, on an empty group and where the pooled rate is
+        unknown, 0 or 1; and the underpowered flag, null with it #}
+    {%- for name, numerator, denominator in [
+        ('completion', 'completions', 'completion_denominator')
+        , ('step_down', 'step_downs', 'window_denominator')
+        , ('continuity', 'continuations', 'window_denominator')
+    ] %}
+    {%- if name != 'continuity' %}
+    , {{ published(denominator, denominator, denominator ~ '_suppressed') }}
+    {%- endif %}
+    , {{ published(name ~ '_rate', 'round(' ~ numerator ~ ' / nullif(' ~ denominator ~ ', 0), 4)'
+        , name ~ '_hidden', not_applicable=denominator ~ ' = 0') }}
+    , case when not {{ name }}_hidden
+        then round({{ wilson_low(numerator, denominator) }}, 4) end as {{ name }}_rate_ci_low
+    , case when not {{ name }}_hidden
+        then round({{ wilson_high(numerator, denominator) }}, 4) end as {{ name }}_rate_ci_high
+    , {{ published(name ~ '_min_detectable_difference', 'round(' ~ name ~ '_mdd, 4)'
+        , 'suppressed or (dimension <> \'all\' and (' ~ name ~ '_hidden or coalesce(all_'
+            ~ name ~ '_hidden, false)))'
+        , not_applicable=name ~ '_mdd is null') }}
+    , {{ name }}_mdd > {{ detectable_difference() }} as {{ name }}_underpowered
+    {%- endfor %}
 from powered

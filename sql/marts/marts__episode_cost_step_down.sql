@@ -83,20 +83,14 @@ select
     , to_level
     , {{ label('to_level', 'level_of_care') }}
     , suppressed
-    , case when not suppressed then coalesce(persons, 0) end as persons
-    , case when not episode_pairs_suppressed then coalesce(episode_pairs, 0) end as episode_pairs
-    , case when not episode_pairs_suppressed then round(median_from_allowed, 2) end
-        as median_from_allowed
-    , case when not episode_pairs_suppressed then round(median_iop_allowed, 2) end
-        as median_iop_allowed
-    , case when not episode_pairs_suppressed then round(median_from_paid, 2) end
-        as median_from_paid
-    , case when not episode_pairs_suppressed then round(median_iop_paid, 2) end
-        as median_iop_paid
-    , case when not episode_pairs_suppressed then round(median_from_allowed_per_day, 2) end
-        as median_from_allowed_per_day
-    , case when not episode_pairs_suppressed then round(median_iop_allowed_per_day, 2) end
-        as median_iop_allowed_per_day
-    , case when not episode_pairs_suppressed then round(median_allowed_difference, 2) end
-        as median_allowed_difference
+    , {{ published('persons', 'coalesce(persons, 0)', 'suppressed', flag=false) }}
+    , {{ published('episode_pairs', 'coalesce(episode_pairs, 0)', 'episode_pairs_suppressed') }}
+    {#- the medians: suppressed with episode_pairs; not applicable without a pair #}
+    {%- for name in [
+        'median_from_allowed', 'median_iop_allowed', 'median_from_paid', 'median_iop_paid'
+        , 'median_from_allowed_per_day', 'median_iop_allowed_per_day', 'median_allowed_difference'
+    ] %}
+    , {{ published(name, 'round(' ~ name ~ ', 2)', 'episode_pairs_suppressed'
+        , not_applicable='coalesce(episode_pairs, 0) = 0') }}
+    {%- endfor %}
 from suppression

@@ -15,8 +15,12 @@ select
     , suppressed
     , persons
     , episodes
+    , episodes_suppressed
     , weeks_judged
+    , weeks_judged_suppressed
     , share_weeks_meeting_minimum
+    , share_weeks_meeting_minimum_suppressed
+    , share_weeks_meeting_minimum_not_applicable
     , p25_weekly_hours
     , median_weekly_hours
     , p75_weekly_hours
