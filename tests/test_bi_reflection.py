@@ -60,6 +60,8 @@ def test_pandas_reads_every_mart_by_name(engine, mart):
     counts = [r[0] for r in described if r[1] == "BIGINT"]
     assert counts, mart
     for column in counts:
+        if frame[column].isna().all():
+            continue  # pandas infers a dtype from the values read: a column of nulls has none
         assert str(frame[column].dtype) == "Int64", (mart, column)
 
 
