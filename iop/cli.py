@@ -28,30 +28,12 @@ from pathlib import Path
 
 import duckdb
 
+from iop.safe_text import csv_cell
 from iop.settings import IopSettings, PseudonymKeyError
 
 QUARANTINE_COLUMNS = (
     "feed", "layout", "source_file", "file_sha256", "row_number", "rule", "detail"
 )  # fmt: skip
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection, OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> str:
-    """A value as a CSV cell a spreadsheet shows as text: a leading formula character is
-    prefixed with a quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _csv_cell_function():
-    try:  # the project's shared text hygiene, where present
-        from iop.safe_text import csv_cell  # type: ignore[import-not-found]
-    except ImportError:
-        return _csv_cell
-    return csv_cell
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
@@ -204,7 +186,7 @@ def format_status(status: dict) -> str:
 def export_quarantine(settings: IopSettings, out: Path, *, with_records: bool = False) -> int:
     """Write audit.quarantine as CSV; returns the number of rows."""
     columns = [*QUARANTINE_COLUMNS, *(["raw_record"] if with_records else [])]
-    cell = _csv_cell_function()
+    cell = csv_cell
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         rows = con.execute(
