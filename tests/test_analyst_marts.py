@@ -187,6 +187,15 @@ def test_no_mart_mixes_grains(docs, published):
         # dimension_value) names the dimension in its unique key
         if "dimension" in built:
             assert "dimension" in doc.unique_key, mart
+            # its 'all' dimension is one subgroup cell (everyone) of its year / level, the
+            # reference of the subgroups' rates, not roll-ups of another grain
+            prefix = [c for c in doc.unique_key if c not in ("dimension", "dimension_value")]
+            by = ", ".join(f'"{c}"' for c in prefix)
+            values = published.execute(
+                f'select max(n) from (select count(distinct dimension_value) as n from "{mart}" '
+                f"where dimension = 'all' group by {by})"
+            ).fetchone()[0]
+            assert values == 1, (mart, values)
         assert doc.unique_key, f"{mart}: declare meta.unique_key"
         assert set(doc.unique_key) <= set(built), mart
         key = ", ".join(f'"{c}"' for c in doc.unique_key)
