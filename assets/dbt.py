@@ -8,14 +8,15 @@ Three dbt assets definitions, one per step, so the Great Expectations suites blo
 * `dbt_core`: persons, sessions, census, claim lines, care spans, episodes, transitions — only when
   every critical staging check passed;
 * `dbt_marts`: the marts — only when every critical core check passed (and
-  program_quality_monthly reads the checks' results of this run).
+  program_quality_monthly_* read the checks' results of this run).
 
 Asset keys are `[schema, table]` (`core/episodes`), groups are layers, descriptions and column
 schemas come from each model's yml (dagster-dbt's translator). dbt runs inside the Dagster process
 through dbt's programmatic API (`dbtRunner`, with the parsed manifest kept for the process), not as
 one `dbt` process per step: that costs ~4-5 s of start-up and parsing each time, a large share of a
 refresh (measured in the benchmark). After each invocation, row counts (and the KPIs of
-program_quality_monthly) are read in one connection and attached to the materializations.
+program_quality_monthly_overall) are read in one connection and attached to the
+materializations.
 """
 
 from collections.abc import Iterator, Mapping
@@ -31,7 +32,7 @@ from iop.settings import IopSettings
 
 REGISTRY_KEY = AssetKey(["raw", "registry"])
 CHECK_RESULTS_KEY = AssetKey(["audit", "check_results"])
-PROGRAM_QUALITY_KEY = AssetKey(["marts", "program_quality_monthly"])
+PROGRAM_QUALITY_KEY = AssetKey(["marts", "program_quality_monthly_overall"])
 
 # audit.check_results is written by the asset checks (assets/checks.py), read by a mart.
 check_results = AssetSpec(

@@ -3,11 +3,11 @@
 * `reports/outcomes_report`: the self-contained HTML outcomes report (iop/report), written to
   $IOP_DATA_DIR/reports/outcomes_<as_of>.html and latest.html; its path and file:// URL are in
   the materialization's metadata.
-* `reports/kpi_by_month`: the KPIs of program_quality_monthly, one partition per calendar month
-  (partition key YYYY-MM-01). The report step records a materialization of each complete month's
-  partition with that month's KPIs as numeric metadata, so the asset's Plots tab draws each KPI
-  against the month it describes (not against the run). Provisional months carry no claims
-  reconciliation rate (claims arrive late) and `provisional = 1`.
+* `reports/kpi_by_month`: the KPIs of program_quality_monthly_overall, one partition per
+  calendar month (partition key YYYY-MM-01). The report step records a materialization of each
+  complete month's partition with that month's KPIs as numeric metadata, so the asset's Plots
+  tab draws each KPI against the month it describes (not against the run). Provisional months
+  carry no claims reconciliation rate (claims arrive late) and `provisional = 1`.
 """
 
 import datetime as dt
@@ -43,7 +43,7 @@ kpi_by_month = AssetSpec(
     group_name="reports",
     kinds={"duckdb"},
     description=(
-        "KPIs of marts.program_quality_monthly (program 'All'), one partition per calendar month: "
+        "KPIs of marts.program_quality_monthly_overall, one partition per calendar month: "
         "recorded by reports/outcomes_report for every complete month, so its plots run over "
         "months. Keys <level>_<kpi> (e.g. iop_census, iop_no_show_rate), data_quality_pass_rate, "
         "provisional (1 while claims may still arrive)."

@@ -1,7 +1,7 @@
 """Headline KPIs of the latest complete month, for Dagster asset metadata.
 
-`latest_kpis(con)` reads marts.program_quality_monthly (its program 'All' rows: every EHR program
-of a level of care) and returns plain numbers keyed `<level>_<kpi>` (e.g. `iop_census`,
+`latest_kpis(con)` reads marts.program_quality_monthly_overall (every EHR program of a level of
+care together) and returns plain numbers keyed `<level>_<kpi>` (e.g. `iop_census`,
 `php_no_show_rate`), plus `kpi_month` (YYYYMM of the month they describe) and
 `data_quality_pass_rate`. The step-down rate (`<level>_step_down_30d_rate`) is that of the latest
 month whose discharges have all had their 30-day window observed (`step_down_kpi_month`): in the
@@ -24,7 +24,7 @@ import datetime as dt
 
 import duckdb
 
-TABLE = "marts.program_quality_monthly"
+TABLE = "marts.program_quality_monthly_overall"
 COUNTS = ("census", "admissions", "discharges", "sessions_scheduled")
 RATES = ("no_show_rate", "median_los", "completion_rate", "claims_reconciliation_rate")
 
@@ -55,8 +55,7 @@ def latest_kpis(
         f"""
         select {columns}
         from {table}
-        where program = 'All'
-            and month = (select max(month) from {table} where month_complete)
+        where month = (select max(month) from {table} where month_complete)
         order by level_of_care
         """
     ).fetchall()
@@ -81,8 +80,7 @@ def latest_kpis(
         f"""
         select month, level_of_care, claims_reconciliation_rate
         from {table}
-        where program = 'All'
-            and month = (
+        where month = (
                 select max(month) from {table}
                 where month_complete
                     and date_diff('day', last_day(month), (select max(session_date)
@@ -103,8 +101,7 @@ def latest_kpis(
         f"""
         select month, level_of_care, step_down_30d_rate
         from {table}
-        where program = 'All'
-            and month = (select max(month) from {table} where step_down_window_complete)
+        where month = (select max(month) from {table} where step_down_window_complete)
         order by level_of_care
         """
     ).fetchall()
@@ -133,7 +130,7 @@ def monthly_kpis(
             , date_diff('day', last_day(month), as_of.as_of_date) < ? as provisional
             , data_quality_pass_rate
         from {table}, as_of
-        where program = 'All' and month_complete
+        where month_complete
         order by month, level_of_care
         """,
         [provisional_days],

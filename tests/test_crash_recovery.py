@@ -184,7 +184,11 @@ def site(tmp_path_factory):
     assert refresh_here(data_dir) == 0
     CLEAN["seconds"] = time.time() - started
     CLEAN["marts"] = marts_snapshot(data_dir)
-    assert set(CLEAN["marts"]) >= {"episodes", "length_of_stay_by_level", "program_quality_monthly"}
+    assert set(CLEAN["marts"]) >= {
+        "episodes",
+        "length_of_stay_by_level",
+        "program_quality_monthly_overall",
+    }
     assert sum(len(rows) for rows in CLEAN["marts"].values()) > 0
     return data_dir
 

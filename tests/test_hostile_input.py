@@ -187,7 +187,8 @@ def test_hostile_landing_publishes_every_mart(runs):
     # marts bounded by the data's real span: 2024-01 .. 2025-12 at most
     months = query(
         data_dir,
-        "select min(month), max(month), count(distinct month) from marts.program_quality_monthly",
+        "select min(month), max(month), count(distinct month) "
+        "from marts.program_quality_monthly_by_program",
     )[0]
     assert months[0] >= date(2024, 1, 1) and months[1] <= date(2025, 12, 1) and months[2] <= 24
 

@@ -1,5 +1,6 @@
-"""marts.reconciliation_person_day / _program_month, marts.program_quality_monthly and iop.kpis
-on hand-built landing files, with every expected value worked out by hand in the comments."""
+"""marts.reconciliation_person_day / _program_month, marts.program_quality_monthly_overall /
+_by_program and iop.kpis on hand-built landing files, with every expected value worked out by
+hand in the comments."""
 
 from __future__ import annotations
 
@@ -173,9 +174,11 @@ def test_program_quality_month_worked_by_hand(data_dir):
     )
     march = query(
         data_dir,
-        f"select program, {columns} from marts.program_quality_monthly "
+        f"select 'All' as program, {columns} from marts.program_quality_monthly_overall "
+        "where month = ? and level_of_care = 'IOP' "
+        f"union all select program, {columns} from marts.program_quality_monthly_by_program "
         "where month = ? and level_of_care = 'IOP' order by program",
-        [date(2025, 3, 1)],
+        [date(2025, 3, 1), date(2025, 3, 1)],
     )
     # census: A01-A12 attended in March = 12 persons (A13 never attended), not suppressed.
     # admissions: A01-A10 started in March = 10; discharges: A01-A10 ended in March = 10.
@@ -212,13 +215,14 @@ def test_program_quality_month_worked_by_hand(data_dir):
         True,
         True,
     )
-    # RIVERSIDE is the only IOP program, so 'All' equals it.
+    # RIVERSIDE is the only IOP program, so the overall row equals it.
     assert march == [("All", *expected), ("RIVERSIDE", *expected)]
 
     # April RIVERSIDE OP: A07 and A08 attended -> 2 persons: suppressed, values null.
     april_op = query(
         data_dir,
-        "select suppressed, census, admissions, no_show_rate from marts.program_quality_monthly "
+        "select suppressed, census, admissions, no_show_rate "
+        "from marts.program_quality_monthly_by_program "
         "where month = ? and program = 'RIVERSIDE' and level_of_care = 'OP'",
         [date(2025, 4, 1)],
     )
@@ -226,7 +230,7 @@ def test_program_quality_month_worked_by_hand(data_dir):
     # The series runs from each program's first month (IOP: February) to June, gaps included.
     months = query(
         data_dir,
-        "select month from marts.program_quality_monthly "
+        "select month from marts.program_quality_monthly_by_program "
         "where program = 'RIVERSIDE' and level_of_care = 'IOP' order by month",
     )
     assert [m for (m,) in months] == [date(2025, m, 1) for m in (2, 3, 4, 5, 6)]
@@ -272,7 +276,9 @@ def test_data_quality_pass_rate_on_a_fresh_run_is_the_latest_result_per_check(da
         return query(
             data_dir,
             "select distinct data_quality_checks, data_quality_pass_rate "
-            "from marts.program_quality_monthly",
+            "from marts.program_quality_monthly_overall union "
+            "select distinct data_quality_checks, data_quality_pass_rate "
+            "from marts.program_quality_monthly_by_program",
         )
 
     # First run on an empty warehouse: audit.check_results did not exist before it; the staging

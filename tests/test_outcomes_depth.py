@@ -315,7 +315,8 @@ def test_treatment_intensity_shares_match_the_truth(run):
 
 
 def test_program_quality_monthly_carries_the_intensity_share(run):
-    pqm = _published(run, "program_quality_monthly")
+    pqm = _published(run, "program_quality_monthly_by_program")
+    overall = _published(run, "program_quality_monthly_overall")
     shown = pqm[(pqm.level_of_care == "IOP") & pqm.intensity_weeks_judged.notna()]
     assert len(shown) and shown.intensity_share_meeting_minimum.between(0, 1).all()
     assert pqm[pqm.level_of_care == "OP"].intensity_share_meeting_minimum.isna().all()
@@ -326,7 +327,8 @@ def test_program_quality_monthly_carries_the_intensity_share(run):
             "from core.episode_weeks where full_week group by all",
         )
     )
-    published = pqm[(pqm.program == "All") & ~pqm.intensity_weeks_judged.isna()]
+    assert overall[overall.level_of_care == "OP"].intensity_share_meeting_minimum.isna().all()
+    published = overall[~overall.intensity_weeks_judged.isna()]
     iop = published[published.level_of_care == "IOP"].intensity_weeks_judged.sum()
     assert 0 < iop <= totals["IOP"]
 

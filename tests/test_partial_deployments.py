@@ -94,7 +94,8 @@ def test_attendance_only_builds_and_publishes(attendance_only):
     assert result.success
     published = _published(data_dir)
     assert set(published) == set(MARTS)
-    assert published["program_quality_monthly"] > 0
+    assert published["program_quality_monthly_overall"] > 0
+    assert published["program_quality_monthly_by_program"] > 0
     for table in ("staging.claims", "core.claim_lines", "staging.roster", "staging.census"):
         statuses = _latest_status(data_dir, table)
         assert set(statuses.values()) == {"not_applicable"}, (table, statuses)

@@ -297,8 +297,7 @@ def test_headline_uses_the_latest_final_month_and_marks_provisional_ones(built):
     with _warehouse(built["data_dir"]) as con:
         as_of = con.execute("select max(session_date) from core.sessions").fetchone()[0]
         months = con.execute(
-            "select distinct month from marts.program_quality_monthly where program = 'All' "
-            "order by month"
+            "select distinct month from marts.program_quality_monthly_overall order by month"
         ).fetchall()
     final = [m for (m,) in months if (as_of - _last_day(m)).days >= settings.provisional_days]
     provisional = [m for (m,) in months if m not in final]
@@ -321,8 +320,9 @@ def test_kpis_by_month_are_partitions_of_the_months_they_describe(built):
     settings = built["settings"]
     with _warehouse(built["data_dir"]) as con:
         rows = con.execute(
-            "select month, census, claims_reconciliation_rate from marts.program_quality_monthly "
-            "where program = 'All' and level_of_care = 'IOP' and month_complete order by month"
+            "select month, census, claims_reconciliation_rate "
+            "from marts.program_quality_monthly_overall "
+            "where level_of_care = 'IOP' and month_complete order by month"
         ).fetchall()
         as_of = con.execute("select max(session_date) from core.sessions").fetchone()[0]
     assert sorted(kpi_months) == [m.strftime("%Y-%m-%d") for m, _, _ in rows]
@@ -350,13 +350,13 @@ def test_latest_kpis_take_the_claims_rate_of_the_latest_final_month(built):
         expected_month = max(
             m
             for (m,) in con.execute(
-                "select month from marts.program_quality_monthly where month_complete"
+                "select month from marts.program_quality_monthly_overall where month_complete"
             ).fetchall()
             if (as_of - _last_day(m)).days >= settings.provisional_days
         )
         rate = con.execute(
-            "select claims_reconciliation_rate from marts.program_quality_monthly "
-            "where program = 'All' and level_of_care = 'IOP' and month = ?",
+            "select claims_reconciliation_rate from marts.program_quality_monthly_overall "
+            "where level_of_care = 'IOP' and month = ?",
             [expected_month],
         ).fetchone()[0]
     assert kpis["claims_kpi_month"] == expected_month.year * 100 + expected_month.month

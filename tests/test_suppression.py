@@ -17,17 +17,18 @@ every additive identity the marts publish:
   level's completions (dropouts, transfers), and its rows other than 'not_recorded' add up to
   episodes_with_reason;
 The step-down and continuity marts are split by breakdown (overall, by program, by discharge
-month) like the five length-of-stay marts; the attack reads each family as one table with a
+month) like the five length-of-stay marts, and program_quality_monthly into _overall and
+_by_program; the attack reads each family as one table with a
 `breakdown` column, as an adversary holding all of them would (combine_split).
 
 * step_down_transitions: within a (breakdown, from-level, program/month) group the to-level rows
   add up to from_level_discharges (printed on every visible row of the group); for one from->to
   pair the program (month) rows add up to the 'all' row; the groups' from_level_discharges add
   up over programs (months) to the 'all' group's;
-* program_quality_monthly: for a month x level, the 'All' row = the sum of the programs' rows,
-  for the census, admissions, discharges, sessions (scheduled, attended, no-shows, cancelled),
-  discharges with a reason, the step-down denominator, and the completions and step-downs that
-  rate x denominator gives back;
+* program_quality_monthly (_overall, _by_program): for a month x level, the overall row = the sum
+  of the programs' rows, for the census, admissions, discharges, sessions (scheduled, attended,
+  no-shows, cancelled), discharges with a reason, the step-down denominator, and the completions
+  and step-downs that rate x denominator gives back;
 * continuity_of_care: for a measure, the 'all' row's numerator and denominator = the sums over
   the programs, and over the discharge months.
 
@@ -108,8 +109,9 @@ LOS_MARTS = {
 }
 
 
-# The one-grain step-down and continuity marts, each family computed together (its lines cross
-# the family's marts) and read as one table by the attack, as for length of stay.
+# The one-grain step-down, continuity, program quality and intensity marts, each family computed
+# together (its lines cross the family's marts) and read as one table by the attack, as for
+# length of stay.
 SPLIT_FAMILIES = {
     "step_down_transitions": {
         "step_down_transitions_overall": "all",
@@ -120,6 +122,11 @@ SPLIT_FAMILIES = {
         "continuity_of_care_overall": "all",
         "continuity_of_care_by_program": "program",
         "continuity_of_care_by_discharge_month": "discharge_month",
+    },
+    # program 'All': the month x level's row (program_quality_monthly_overall)
+    "program_quality_monthly": {
+        "program_quality_monthly_overall": "all",
+        "program_quality_monthly_by_program": "program",
     },
     # program 'All': the level's row (treatment_intensity_by_level)
     "treatment_intensity": {
@@ -1096,6 +1103,7 @@ def test_docs_state_the_rule_the_sql_applies():
         "step_down_transitions": ("step_down.sql", "{{ step_down_breakdowns() }}"),
         "continuity_of_care": ("continuity.sql", "{{ continuity_breakdowns() }}"),
         "treatment_intensity": ("intensity.sql", "{{ treatment_intensity_cells() }}"),
+        "program_quality_monthly": ("program_quality.sql", "{{ program_quality_cells() }}"),
     }
     family_of = {m: f for f, parts in SPLIT_FAMILIES.items() for m in parts}
     cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()

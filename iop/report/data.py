@@ -42,7 +42,7 @@ class LosTable:
 class ReportData:
     as_of: dt.date
     provisional_days: int
-    monthly: pd.DataFrame  # program 'All' rows of program_quality_monthly, + provisional
+    monthly: pd.DataFrame  # program_quality_monthly_overall, + provisional
     los: list[LosTable]
     los_summary: pd.DataFrame  # length_of_stay_by_level
     transitions: pd.DataFrame  # step_down_transitions_overall
@@ -56,22 +56,22 @@ class ReportData:
 
 
 def as_of_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    """The data's as-of date: the latest session date (what marts.program_quality_monthly uses)."""
+    """The data's as-of date: the latest session date (what marts.program_quality_monthly_* use)."""
     return con.execute("select max(session_date) from core.sessions").fetchone()[0]
 
 
 def monthly(con: duckdb.DuckDBPyConnection, as_of: dt.date, provisional_days: int) -> pd.DataFrame:
-    """KPIs by month and level of care (program 'All'). A month is provisional until its last day
-    is `provisional_days` before the as-of date: claims arrive weeks after service and episodes
-    close episode_gap_days after their last session, so its figures still move."""
+    """KPIs by month and level of care (every program of the level). A month is provisional
+    until its last day is `provisional_days` before the as-of date: claims arrive weeks after
+    service and episodes close episode_gap_days after their last session, so its figures still
+    move."""
     frame = con.execute(
         f"""
         select {MONTHLY_COLUMNS}
             , round(sessions_attended / nullif(sessions_scheduled, 0), 4) as attendance_rate
             , not month_complete
                 or date_diff('day', last_day(month), ?::date) < ? as provisional
-        from marts.program_quality_monthly
-        where program = 'All'
+        from marts.program_quality_monthly_overall
         order by level_of_care, month
         """,
         [as_of, provisional_days],

@@ -1,3 +1,9 @@
+-- program_quality_cells(): the two monthly KPI marts (marts.program_quality_monthly_overall and
+-- marts.program_quality_monthly_by_program) computed together, as one relation in which program
+-- 'All' marks a month x level's row over every program. Each mart selects its rows: the programs
+-- of a month x level add up to its overall row, so suppression is decided on the two at once and
+-- both get the same cells suppressed.
+--
 -- The KPI time series quality teams watch: per calendar month, EHR program and level of care
 -- (PHP, IOP, OP; program 'All' = every program of the level), the census, admissions,
 -- discharges, scheduled sessions and no-show rate, median length of stay and completion rate of
@@ -22,6 +28,7 @@
 -- meeting the minimum are counts of their own under the same rule and lines.
 -- Grain: one row per month x program x level of care (program 'All' included), from the month
 -- of a program's first activity at the level to the latest month with activity.
+{% macro program_quality_cells() -%}
 with as_of as (
     select max(session_date) as as_of_date from {{ ref('core__sessions') }}
 )
@@ -285,3 +292,4 @@ select
 from intensity_suppression as s
 cross join as_of as a
 cross join data_quality as q
+{%- endmacro %}
