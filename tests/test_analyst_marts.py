@@ -75,8 +75,6 @@ REPLACED_MARTS = {
     "treatment_intensity",
     "program_quality_monthly",
 }
-# Marts that still hold 'All' roll-up rows beside the rows they roll up (issue 11, not split yet).
-ROLLUP_ROWS_REMAIN = {"reconciliation_program_month"}
 
 
 @pytest.fixture(scope="module")
@@ -205,21 +203,17 @@ def test_no_mart_mixes_grains(docs, published):
         assert rows == distinct, f"{mart}: {rows - distinct} rows share a unique key"
         # no roll-up row beside the rows it rolls up: program 'All' (every program) belongs in
         # its own mart (e.g. program_quality_monthly_overall), not among the programs' rows
-        if "program" in built and mart not in ROLLUP_ROWS_REMAIN:
-            rollup, programs = published.execute(
-                f"select count(*) filter (where program = 'All'), "
-                f"count(*) filter (where program <> 'All') from \"{mart}\""
+        # (likewise level_of_care 'All' beside the levels)
+        for column in ("program", "level_of_care"):
+            if column not in built:
+                continue
+            rollup, parts = published.execute(
+                f"select count(*) filter (where {column} = 'All'), "
+                f"count(*) filter (where {column} <> 'All') from \"{mart}\""
             ).fetchone()
-            assert not (rollup and programs), f"{mart}: program 'All' rows beside programs"
+            assert not (rollup and parts), f"{mart}: {column} 'All' rows beside the others"
             checked_rollups += 1
     assert checked_rollups >= 5, checked_rollups
-    # the check catches the old shape (programs and their 'All' row): the exempted mart has it
-    # (drop it from ROLLUP_ROWS_REMAIN once split, and this line fails until then)
-    for mart in ROLLUP_ROWS_REMAIN:
-        assert published.execute(
-            "select count(*) filter (where program = 'All') > 0 "
-            f"and count(*) filter (where program <> 'All') > 0 from \"{mart}\""
-        ).fetchone()[0], mart
 
 
 def test_a_split_mart_sums_to_the_level_row(published):

@@ -90,12 +90,8 @@ def test_reconciliation_by_person_day_with_own_and_other_billing_npis(data_dir):
         "where month = ? order by program, level_of_care",
         [date(2025, 1, 1)],
     )
-    assert totals == [
-        ("All", "All", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667),
-        ("All", "IOP", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667),
-        ("HILLCREST", "All", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667),
-        ("HILLCREST", "IOP", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667),
-    ]
+    # One grain: the month x program x level row only, no 'All' roll-up rows.
+    assert totals == [("HILLCREST", "IOP", 2, 6, 2, 1, 1, 2, 5, 3, 0.6667)]
     # No internal or payer identifiers in the mart.
     for mart in ("reconciliation_person_day", "reconciliation_program_month"):
         columns = {r[0] for r in query(data_dir, f"describe marts.{mart}")}

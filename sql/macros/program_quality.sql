@@ -155,10 +155,27 @@ with as_of as (
         month
         , program
         , level_of_care
-        , attended_and_billed_days + attended_not_billed_days as billable_attended_days
-        , attended_and_billed_days
-    from {{ ref('marts__reconciliation_program_month') }}
-    where level_of_care <> 'All'
+        , sum(attended_and_billed_days + attended_not_billed_days)::bigint as billable_attended_days
+        , sum(attended_and_billed_days)::bigint as attended_and_billed_days
+    from (
+        -- its rows are month x program x level; a level's programs add up to program 'All'
+        select
+            month
+            , program
+            , level_of_care
+            , attended_and_billed_days
+            , attended_not_billed_days
+        from {{ ref('marts__reconciliation_program_month') }}
+        union all
+        select
+            month
+            , 'All' as program
+            , level_of_care
+            , attended_and_billed_days
+            , attended_not_billed_days
+        from {{ ref('marts__reconciliation_program_month') }}
+    )
+    group by month, program, level_of_care
 )
 
 , latest_checks as (

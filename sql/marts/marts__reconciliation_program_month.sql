@@ -1,12 +1,13 @@
 -- Attendance against billing by month x program x level of care: the person-days of
--- marts.reconciliation_person_day summed by status, with roll-ups over programs and/or levels
--- (program / level_of_care 'All' = every one), and the share of billable attended days billed.
--- Grain: one row per month x program x level of care, 'All' roll-ups included.
+-- marts.reconciliation_person_day summed by status, and the share of billable attended days billed.
+-- No roll-up rows: the day counts add up over programs or levels (and the rate recomputes from
+-- them); persons over several programs or levels are recounted from marts.reconciliation_person_day.
+-- Grain: one row per month x program x level of care.
 with totals as (
     select
         month
-        , coalesce(program, 'All') as program
-        , coalesce(level_of_care, 'All') as level_of_care
+        , program
+        , level_of_care
         , count(distinct person_key) as persons
         , count(*) as person_days
         , sum(sessions_attended) as sessions_attended
@@ -16,19 +17,14 @@ with totals as (
         , count(*) filter (where status = 'billed_not_attended') as billed_not_attended_days
         , count(*) filter (where status = 'attended_no_member_id') as attended_no_member_id_days
     from {{ ref('marts__reconciliation_person_day') }}
-    group by grouping sets (
-        (month, program, level_of_care)
-        , (month, program)
-        , (month, level_of_care)
-        , (month)
-    )
+    group by month, program, level_of_care
 )
 
 select
     month
     , program
     , level_of_care
-    , {{ label('level_of_care', fixed={'All': 'All levels of care'}) }}
+    , {{ label('level_of_care') }}
     , persons
     , person_days
     , sessions_attended::bigint as sessions_attended
