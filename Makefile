@@ -41,9 +41,10 @@ refresh: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m iop.report
 
-## Run the test suite.
+## Run the test suite, one worker per core (at most 4; pytest-xdist): about 6.5 minutes on 2 cores,
+## 11 in one process.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 ## Benchmark at SIZE=S|M|L (see README, Performance).
 bench: $(STAMP)
