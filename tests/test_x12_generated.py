@@ -1,6 +1,7 @@
 """The generator's X12 files (iop/generator/x12_writer.py) are real-style 5010 interchanges that
 the project's reader takes strictly, with every envelope count and control number right
-(checked here by a plain split, independently of iop.x12). Self-contained: no ../shared data."""
+(checked here by a plain split, independently of iop.x12). It reads only the files the generator
+writes, so it runs in a plain clone."""
 
 from __future__ import annotations
 
