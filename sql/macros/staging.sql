@@ -73,6 +73,7 @@ where _rule is null
 -- The layout a staging model stages, checked against the macro's contract and the model's name
 -- (a copied model still naming the layout it was copied from would stage that layout twice).
 {% macro staging_layout(name, contract, required) -%}
+    {%- do staging_incremental_config() -%}
     {%- set layout = iop_layout(name) -%}
     {%- if layout.contract != contract -%}
         {{ exceptions.raise_compiler_error(
@@ -104,12 +105,54 @@ where _rule is null
 -- source per layout would make adding a layout touch sources.yml as well. In a dbt unit test of a
 -- staging model, the input source('raw', 'registry') stands for the layout's raw rows (given with
 -- `format: sql`: dbt checks dict and csv fixtures against raw.registry's own columns).
+--
+-- Staging is incremental per landed file (README, "What a refresh recomputes"): a file's rows are
+-- a function of its content (its SHA-256), the layout, the rules and the value sets, so a run
+-- stages only the ingested files the table does not hold yet, and first deletes the rows of files
+-- no longer ingested (superseded by a corrected re-export of the same name, removed from landing,
+-- or excluded). A change of the rules or value sets makes the run a full one (iop/build_state.py).
 {% macro staging_source(layout) -%}
     {%- set registry = source('raw', 'registry') -%}
     {%- if model is defined and model.resource_type == 'unit_test' -%}
         {{- return(registry) -}}
     {%- endif -%}
-    {{- return(registry.incorporate(path={'identifier': layout.name})) -}}
+    {%- set raw = registry.incorporate(path={'identifier': layout.name}) -%}
+    {%- if is_incremental() -%}
+        {#- a constant list, which DuckDB pushes into the Parquet scan: only new files are read -#}
+        {%- set pending = staging_pending_files(layout, registry) -%}
+        {%- set listed = "'" ~ pending | join("', '") ~ "'" if pending else 'null' -%}
+        {{- return('(select * from ' ~ raw ~ ' where _file_sha256 in (' ~ listed ~ '))') -}}
+    {%- endif -%}
+    {{- return(raw) -}}
+{%- endmacro %}
+
+
+-- The ingested files of a layout this staging table has no row of yet (at run time only).
+{% macro staging_pending_files(layout, registry) -%}
+    {%- if not execute -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set query -%}
+        select file_sha256 from {{ registry }}
+        where layout = '{{ layout.name }}' and status = 'ingested'
+        except
+        select distinct _file_sha256 from {{ this }}
+        order by 1
+    {%- endset -%}
+    {{- return(run_query(query).columns[0].values() | list) -}}
+{%- endmacro %}
+
+
+-- The materialization of a layout's staging table: appended per new file, after the rows of files
+-- no longer ingested are deleted.
+{% macro staging_incremental_config() -%}
+    {%- do config(
+        materialized='incremental'
+        , incremental_strategy='append'
+        , pre_hook=["{% if is_incremental() %}delete from {{ this }} where _file_sha256 not in"
+            ~ " (select file_sha256 from {{ source('raw', 'registry') }}"
+            ~ " where status = 'ingested'){% endif %}"]
+    ) -%}
 {%- endmacro %}
 
 
