@@ -4,4 +4,11 @@
 -- version_flag = 'unresolved_version' with the reason; the core.claim_lines suite counts them
 -- (a warning in audit.check_results).
 -- Grain: one row per claim version (claim id, received date, frequency code).
-{{ claim_versions(ref('staging__claims'), ref('staging__remittance_835')) }}
+-- Built in the core step and refreshed by change scope (sql/macros/incremental.sql): the versions
+-- of the claim ids in core.change_scope (every claim of the members in scope) are resolved again.
+{%- do scoped_incremental_config(
+    "claim_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'claim')") %}
+{%- set claims -%}
+    (select * from {{ ref('staging__claims') }} where {{ in_change_scope('member_id', 'member') }})
+{%- endset %}
+{{ claim_versions(claims, ref('staging__remittance_835')) }}

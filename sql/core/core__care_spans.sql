@@ -2,6 +2,10 @@
 -- session, the dates a final claim line classified to a level covers, and a census admission
 -- (admit to discharge; an open admission covers its admit day).
 -- Grain: one row per distinct (person, level, source, program, start, end) span.
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
+-- deleted and computed again.
+{%- do scoped_incremental_config(
+    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
 select distinct
     person_id
     , level_of_care
@@ -12,7 +16,7 @@ select distinct
     , null::varchar as discharge_reason
     , false as census_open
 from {{ ref('core__sessions') }}
-where attended
+where attended and {{ in_changed_persons() }}
 
 union all
 
@@ -26,7 +30,7 @@ select distinct
     , null::varchar as discharge_reason
     , false as census_open
 from {{ ref('core__claim_lines') }}
-where level_of_care is not null
+where level_of_care is not null and {{ in_changed_persons() }}
 
 union all
 
@@ -40,3 +44,4 @@ select
     , discharge_reason
     , is_open as census_open
 from {{ ref('core__census') }}
+where {{ in_changed_persons() }}

@@ -14,8 +14,12 @@
 -- 4), reversed (a CLP02 22 reversal netting the payment to zero or less) or adjudicated (matched,
 -- nothing paid); null = no remittance yet.
 -- Grain: one row per line of a final claim version.
+-- Refreshed by change scope (sql/macros/incremental.sql): the lines of the members in
+-- core.change_scope (every claim chain they take part in) are deleted and computed again.
+{%- do scoped_incremental_config(
+    "member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')") %}
 with versions as (
-    {{ claim_versions(ref('staging__claims'), ref('staging__remittance_835')) | indent(4) }}
+    select * from {{ ref('audit__claim_versions') }}
 )
 
 -- the lines of final, not voided versions; a line delivered twice counts once (latest landed)
@@ -27,6 +31,7 @@ with versions as (
         and v.received_date = l.received_date
         and v.claim_frequency_code = l.claim_frequency_code
     where v.is_final and v.claim_frequency_code <> '8'
+        and {{ in_change_scope('l.member_id', 'member') }}
     qualify row_number() over (
         partition by l.claim_id, l.line_number
         order by l._landed_at desc, l._source_file desc, l._row_number desc

@@ -8,6 +8,10 @@
 -- (EHR-only) have no cost (null, not 0); episodes with no EHR attendance (claims-only) have no
 -- attended hours (null, not 0).
 -- Grain: one row per episode (every episode of core.episodes).
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
+-- deleted and computed again.
+{%- do scoped_incremental_config(
+    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
 with lines as (
     select
         e.episode_id
@@ -17,7 +21,7 @@ with lines as (
             else l.paid_amount
         end as paid_amount
         , l.remittance_status is not null as remitted
-    from {{ ref('core__episodes') }} as e
+    from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
     join {{ ref('core__claim_lines') }} as l
         on l.person_id = e.person_id
         and l.level_of_care = e.level_of_care
@@ -58,5 +62,5 @@ select
         when c.claim_lines is null then 'ehr_only'
         else 'ehr_and_claims'
     end as cost_coverage
-from {{ ref('core__episodes') }} as e
+from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
 left join per_episode as c using (episode_id)

@@ -6,6 +6,10 @@
 -- substance-use and at least one mental-health diagnosis in the episode (SAMHSA); null when the
 -- episode has no grouped diagnosis (no claim lines: EHR-only, or only codes outside the groups).
 -- Grain: one row per episode (every episode of core.episodes).
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
+-- deleted and computed again.
+{%- do scoped_incremental_config(
+    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
 with lines as (
     select
         e.episode_id
@@ -13,7 +17,7 @@ with lines as (
         , l.claim_id
         , l.line_number
         , l.diagnosis_codes
-    from {{ ref('core__episodes') }} as e
+    from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
     join {{ ref('core__claim_lines') }} as l
         on l.person_id = e.person_id
         and l.level_of_care = e.level_of_care
@@ -92,6 +96,6 @@ select
         when d.has_mental_health then 'mental_health_only'
         else 'unknown'
     end as co_occurring_status
-from {{ ref('core__episodes') }} as e
+from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
 left join per_episode as d using (episode_id)
 left join principal as p using (episode_id)

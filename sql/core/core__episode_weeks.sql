@@ -6,6 +6,10 @@
 -- is null for the last, partial week of an episode, for an age band without a threshold and for
 -- levels without one. Claims-only episodes have no attended hours and no rows.
 -- Grain: one row per episode x week of the episode.
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
+-- deleted and computed again.
+{%- do scoped_incremental_config(
+    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
 with episodes as (
     select
         e.episode_id
@@ -15,7 +19,7 @@ with episodes as (
         , e.start_date
         , e.end_date
         , age.age_band
-    from {{ ref('core__episodes') }} as e
+    from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
     join {{ ref('core__persons') }} as p using (person_id)
     left join {{ value_set('age_bands') }} as age
         on date_part('year', age(e.start_date, p.birth_date))

@@ -3,12 +3,22 @@
 -- Grain: one row per person_id. person_id is `client:<client id>` or `member:<payer>:<member id>`;
 -- person_key is its keyed HMAC-SHA256 pseudonym, the only person identifier the marts carry.
 -- Race and ethnicity are mapped to the OMB SPD 15 (2024) categories (see sql/seeds/README.md).
-with latest_roster as (
+-- Refreshed by change scope (sql/macros/incremental.sql): the persons of the clients and members
+-- in core.change_scope (as they were and as they are) are deleted and computed again.
+{%- do scoped_incremental_config(
+    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')"
+    ~ " or member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')"
+    ~ " or person_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'person')") %}
+with all_latest_roster as (
     select *
     from {{ ref('staging__roster') }}
     qualify row_number() over (
         partition by client_id order by _landed_at desc, _source_file desc, _row_number desc
     ) = 1
+)
+
+, latest_roster as (
+    select * from all_latest_roster where {{ in_change_scope('client_id', 'client') }}
 )
 
 , race_selections as (
@@ -54,7 +64,8 @@ with latest_roster as (
 , claims_members as (
     select member_id, arg_max(payer, received_date) as payer
     from {{ ref('staging__claims') }}
-    where member_id not in (select member_id from clients where member_id is not null)
+    where member_id not in (select member_id from all_latest_roster where member_id is not null)
+        and {{ in_change_scope('member_id', 'member') }}
     group by member_id
 )
 

@@ -1,6 +1,10 @@
 -- Scheduled sessions from every EHR, deduplicated: when a re-export repeats a session (same
 -- client, program, level, date, start time and service), the most recently landed row wins.
 -- Grain: one row per scheduled session.
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of the clients in
+-- core.change_scope are deleted and computed again.
+{%- do scoped_incremental_config(
+    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')") %}
 select
     'client:' || client_id as person_id
     , source_layout
@@ -16,6 +20,7 @@ select
     , clinician_id
     , _source_file as source_file
 from {{ ref('staging__attendance') }}
+where {{ in_change_scope('client_id', 'client') }}
 qualify row_number() over (
     partition by source_layout, client_id, program, level_of_care, session_date, start_time, service_type
     order by _landed_at desc, _source_file desc, _row_number desc

@@ -4,58 +4,29 @@
 -- `transition_window_days` (default 30) of this one's end.
 -- days_between = next start - this end (0 = same day; negative when levels overlap).
 -- direction: step_down / step_up / lateral by level-of-care rank, or none within the window.
+-- A view over core.person_transitions (refreshed by change scope) adding what depends on the as-of
+-- date: whether the episode is open and whether its transition window has passed.
 -- Grain: one row per episode.
-with ranked as (
-    select
-        e.*
-        , l.rank::integer as level_rank
-        , row_number() over (
-            partition by e.person_id
-            order by e.start_date, e.end_date, l.rank::integer desc, e.level_of_care
-        ) as person_order
-    from {{ ref('core__episodes') }} as e
-    join {{ value_set('level_of_care') }} as l using (level_of_care)
-)
-
-, candidates as (
-    select
-        this.episode_id
-        , next.episode_id as next_episode_id
-        , next.level_of_care as next_level
-        , next.level_rank as next_rank
-        , next.start_date as next_start_date
-    from ranked as this
-    join ranked as next
-        on next.person_id = this.person_id
-        and next.person_order > this.person_order
-        and next.end_date >= this.end_date
-    qualify row_number() over (partition by this.episode_id order by next.person_order) = 1
-)
-
+{{ config(materialized='view') }}
 select
-    r.episode_id
-    , r.person_id
-    , r.program
-    , r.level_of_care as from_level
-    , r.level_rank as from_rank
-    , r.start_date as from_start_date
-    , r.end_date as from_end_date
-    , r.is_open as from_is_open
-    , r.discharge_reason as from_discharge_reason
-    , c.next_episode_id
-    , c.next_level
-    , c.next_start_date
-    , date_diff('day', r.end_date, c.next_start_date) as days_to_next
-    , coalesce(days_to_next <= {{ var('transition_window_days') }}, false) as within_window
-    , case when within_window then c.next_level end as to_level
-    , case when within_window then days_to_next end as days_between
-    , case
-        when not within_window then 'none'
-        when c.next_rank < r.level_rank then 'step_down'
-        when c.next_rank > r.level_rank then 'step_up'
-        else 'lateral'
-    end as direction
-    , date_diff('day', r.end_date, r.as_of_date) >= {{ var('transition_window_days') }}
+    t.episode_id
+    , t.person_id
+    , t.program
+    , t.from_level
+    , t.from_rank
+    , t.from_start_date
+    , t.from_end_date
+    , e.is_open as from_is_open
+    , t.from_discharge_reason
+    , t.next_episode_id
+    , t.next_level
+    , t.next_start_date
+    , t.days_to_next
+    , t.within_window
+    , t.to_level
+    , t.days_between
+    , t.direction
+    , date_diff('day', t.from_end_date, e.as_of_date) >= {{ var('transition_window_days') }}
         as window_complete
-from ranked as r
-left join candidates as c using (episode_id)
+from {{ ref('core__person_transitions') }} as t
+join {{ ref('core__episodes') }} as e using (episode_id)

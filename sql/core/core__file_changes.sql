@@ -1,0 +1,30 @@
+-- The landed files this run's core refresh must apply: ingested files the core layer has not
+-- applied yet ('added'; every file when no core step finished before) and files it applied that are no longer ingested ('dropped': superseded by a
+-- corrected re-export, removed from landing, or excluded). Compared with core.applied_files as the
+-- previous core step left it (sql/macros/incremental.sql); a core step that did not finish leaves
+-- core.applied_files as it was, so the next run applies its changes again.
+-- Grain: one row per changed file content (SHA-256).
+{%- set applied = previous_state('core', 'applied_files') %}
+with current_files as (
+    select file_sha256, layout
+    from {{ source('raw', 'registry') }}
+    where status = 'ingested' and layout is not null
+)
+
+, applied as (
+{%- if applied is not none %}
+    select file_sha256, layout from {{ applied }}
+{%- else %}
+    select null::varchar as file_sha256, null::varchar as layout where false
+{%- endif %}
+)
+
+select file_sha256, layout, 'added' as change
+from current_files
+where file_sha256 not in (select file_sha256 from applied)
+
+union all
+
+select file_sha256, layout, 'dropped' as change
+from applied
+where file_sha256 not in (select file_sha256 from current_files)

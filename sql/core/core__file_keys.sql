@@ -1,0 +1,32 @@
+-- The keys each staged file carries that the core layer is keyed by: client ids (attendance,
+-- census, roster), member ids (roster, claims, 835 remittances) and claim ids (a claim line's
+-- claim id and the original it names; an 835's CLP01 and CLP07). Appended for files not indexed
+-- yet and kept for files later dropped, so a dropped file's keys tell what it changed.
+-- Grain: one row per file content x key kind x key value.
+{%- do scoped_incremental_config('false') %}
+{%- set pending = pending_core_files() %}
+with keys as (
+    select _file_sha256 as file_sha256, 'client' as key_kind, client_id as key_value
+    from {{ ref('staging__attendance') }}
+    where {{ pending }}
+    union all
+    select _file_sha256, 'client', client_id from {{ ref('staging__census') }} where {{ pending }}
+    union all
+    select _file_sha256, 'client', client_id from {{ ref('staging__roster') }} where {{ pending }}
+    union all
+    select _file_sha256, 'member', member_id from {{ ref('staging__roster') }} where {{ pending }}
+    union all
+    select _file_sha256, unnest(['member', 'claim', 'claim'])
+        , unnest([member_id, claim_id, original_claim_id])
+    from {{ ref('staging__claims') }}
+    where {{ pending }}
+    union all
+    select _file_sha256, unnest(['member', 'claim', 'claim'])
+        , unnest([member_id, claim_id, payer_claim_control_number])
+    from {{ ref('staging__remittance_835') }}
+    where _rule is null and {{ pending }}
+)
+
+select distinct file_sha256, key_kind, key_value
+from keys
+where key_value is not null

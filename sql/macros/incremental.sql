@@ -1,0 +1,96 @@
+-- Incremental refresh of the core layer (README, "What a refresh recomputes").
+--
+-- A run recomputes the core rows of what its files changed, and nothing else:
+-- * core.file_changes: the files added and dropped (superseded, removed, excluded) since the core
+--   layer last applied its inputs (core.applied_files, written at the end of each core step);
+-- * core.change_scope: the clients, members and claim ids those files carry (core.file_keys),
+--   closed over claim chains (a replacement or a void links claims, possibly of other members) and
+--   roster links (a roster row links a member to a client), plus the persons those keys had;
+-- * core.changed_persons: those persons and the ones the keys have now;
+-- * every person-level core table deletes the rows of the changed clients, members or persons and
+--   inserts them again, computed from the already refreshed tables upstream.
+-- A full refresh (`dbt build --full-refresh`, iop/build_state.py decides when) rebuilds every table
+-- from staging; so does the first build. Rows that depend on the whole data set (the as-of date of
+-- core.episodes and core.transitions) are computed in views, never stored.
+
+
+-- The relation a model (schema, table) held before this run, or none: how the change scope reads
+-- the state the previous run left (core.applied_files, core.persons) before this run replaces it.
+-- Deliberately not a ref(): a ref would order this run's build of that table first.
+{% macro previous_state(schema, table) -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(adapter.get_relation(database=this.database, schema=schema, identifier=table)) -}}
+{%- endmacro %}
+
+
+-- Whether this run refreshes the core layer by change scope: not a full refresh, and a previous
+-- core step finished (core.applied_files exists). Otherwise every core table is rebuilt whole.
+{% macro core_incremental() -%}
+    {{- return(execute and not flags.FULL_REFRESH
+        and previous_state('core', 'applied_files') is not none) -}}
+{%- endmacro %}
+
+
+-- Whether this model's build is by change scope: an incremental table that exists, in a run that
+-- refreshes by scope.
+{% macro scoped() -%}
+    {{- return(is_incremental() and core_incremental()) -}}
+{%- endmacro %}
+
+
+-- Config of a core table refreshed by scope: the rows of the scope are deleted, then the model's
+-- rows for the scope appended. `delete_where` is the SQL condition (on the table's own columns) of
+-- the rows to recompute; a run that is not by scope empties the table first.
+{% macro scoped_incremental_config(delete_where) -%}
+    {%- do config(
+        materialized='incremental'
+        , incremental_strategy='append'
+        , pre_hook=["{% if is_incremental() %}delete from {{ this }}"
+            ~ "{% if core_incremental() %} where " ~ delete_where ~ "{% endif %}{% endif %}"]
+    ) -%}
+{%- endmacro %}
+
+
+-- SQL condition: `column` is one of the keys of `kind` (client, member, claim, person) in the
+-- change scope; `true` on a full build.
+{% macro in_change_scope(column, kind) -%}
+    {%- set scope = ref('core__change_scope') -%}  {#- a dependency on every build, full or not -#}
+    {%- if scoped() -%}
+        {{ column }} in (select key_value from {{ scope }} where key_kind = '{{ kind }}')
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+-- SQL condition: the person is one whose inputs changed; `true` on a full build.
+{% macro in_changed_persons(column='person_id') -%}
+    {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
+    {%- if scoped() -%}
+        {{ column }} in (select person_id from {{ persons }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+
+-- SQL condition on a staging table: the row's file is one core.file_keys has not indexed yet
+-- (on an incremental build a constant list, which DuckDB prunes the table's row groups with).
+{% macro pending_core_files() -%}
+    {%- if scoped() -%}
+        {%- set query -%}
+            select file_sha256 from {{ ref('core__file_changes') }} where change = 'added'
+            except
+            select file_sha256 from {{ this }}
+            order by 1
+        {%- endset -%}
+        {%- set files = run_query(query).columns[0].values() | list -%}
+        _file_sha256 in ({{ "'" ~ files | join("', '") ~ "'" if files else 'null' }})
+    {%- else -%}
+        {%- do ref('core__file_changes') -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
