@@ -40,5 +40,10 @@ select
     , e.days_attended
     , e.minutes_attended
     , a.as_of_date
+{%- if in_unit_test() %}
+{#- a unit test gives care spans and sessions: the episodes are computed from them #}
+from ({{ episodes_of_persons(ref('core__care_spans'), ref('core__sessions')) }}) as e
+{%- else %}
 from {{ ref('core__person_episodes') }} as e
+{%- endif %}
 cross join as_of as a
