@@ -210,6 +210,15 @@ def export_quarantine(settings: IopSettings, out: Path, *, with_records: bool = 
     return len(rows)
 
 
+def _refresh_kind(result) -> str | None:
+    """How the run's dbt steps built ("incremental", "full: requested", ...: their metadata)."""
+    for event in result.get_asset_materialization_events():
+        value = event.step_materialization_data.materialization.metadata.get("refresh")
+        if value is not None:
+            return value.value
+    return None
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     from iop.ops.recovery import damage_reported
     from iop.runner import dagster_instance, run_full_refresh
@@ -227,7 +236,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if result.success:
-        print(f"refresh succeeded: run {result.run_id} ({result.dagster_run.job_name})")
+        kind = _refresh_kind(result)
+        print(
+            f"refresh succeeded: run {result.run_id} ({result.dagster_run.job_name}"
+            + (f", {kind})" if kind else ")")
+        )
         return 0
     failed = sorted({e.step_key for e in result.all_events if e.is_step_failure})
     print(
