@@ -294,3 +294,29 @@ def test_changing_the_gap_to_31_matches_a_full_rebuild_with_31(gap_change):
         "select count(*) from duckdb_tables() where schema_name in ('core', 'marts')",
     )[0][0]
     assert count > 30  # the comparison covered the tables, not an empty list
+
+
+def test_a_rebuilt_warehouse_builds_in_full(data_dir, project):
+    """The build state is derived, like the tables it describes: a damaged warehouse rebuilt from
+    raw (iop/ops/recovery.py) does not carry it over, so its first run is full."""
+    from iop.ops import recovery
+
+    settings = IopSettings.from_env()
+    database = settings.warehouse_path
+    database.parent.mkdir(parents=True)
+    con = duckdb.connect(str(database))
+    con.execute("create schema audit")
+    con.execute("create table audit.check_results as select 'r0' as run_id")
+    decide(con, settings, "r1", project_dir=project)
+    assert [step_succeeded(con, "r1", s) for s in build_state.DBT_STEPS][-1]
+    assert decide(con, settings, "r2", project_dir=project).reason == INCREMENTAL
+    con.close()
+    assert recovery.mark_damaged(database, "Corrupt database file: computed checksum 1 does not "
+                                 "match stored checksum 2 in block at location 3")  # fmt: skip
+    con = recovery.open_writable(database, run_start=True)
+    try:
+        assert con.execute("select run_id from audit.check_results").fetchall() == [("r0",)]
+        assert stored_state(con) is None
+        assert decide(con, settings, "r3", project_dir=project).reason == FIRST_BUILD
+    finally:
+        con.close()
