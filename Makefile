@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export IOP_DATA_DIR ?= $(CURDIR)/data
 SIZE ?= S
 
-.PHONY: demo test bench dev refresh lint docs manifest report clean
+.PHONY: demo test bench dev refresh full-refresh lint docs manifest report clean
 
 # Each step says what it does; pip lists the packages as it collects them (about 1.5 minutes from
 # a cold cache, most of it downloading and unpacking the pinned set).
@@ -36,6 +36,11 @@ demo: $(STAMP)
 ## (a run killed earlier is marked failed first; a damaged warehouse is rebuilt from raw).
 refresh: $(STAMP)
 	$(BIN)/iop refresh
+
+## The same, rebuilding staging, core and marts in full (the iop_full_refresh job). A refresh is
+## incremental unless a full build is due (README, What a refresh recomputes).
+full-refresh: $(STAMP)
+	$(BIN)/iop refresh --full
 
 ## Rebuild the outcomes report ($(IOP_DATA_DIR)/reports/latest.html) from the working database.
 report: $(STAMP)

@@ -17,6 +17,10 @@ one `dbt` process per step: that costs ~4-5 s of start-up and parsing each time,
 refresh (measured in the benchmark). After each invocation, row counts (and the KPIs of
 program_quality_monthly_overall) are read in one connection and attached to the
 materializations.
+
+Each run decides once, in its first dbt step, whether its steps build incrementally or in full
+(`--full-refresh`): iop/build_state.py. The steps' materializations say which and why
+(metadata `refresh`: "incremental", "full: requested", "full: rule parameter changed", ...).
 """
 
 from collections.abc import Iterator, Mapping
@@ -25,7 +29,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
-from iop import dbt_project, kpis
+from iop import build_state, dbt_project, kpis
 from iop.dbt_runner import build
 from iop.redact import redact, redacted_errors
 from iop.settings import IopSettings
@@ -86,16 +90,34 @@ def _node_names(context: AssetExecutionContext) -> list[str]:
     return sorted(names)
 
 
-def _materialize(context: AssetExecutionContext, settings: IopSettings) -> Iterator[Output]:
+def _decide(context: AssetExecutionContext, settings: IopSettings) -> build_state.Decision:
+    """The run's decision (taken by its first dbt step, read back by the others)."""
+    with settings.connect() as con:
+        return build_state.decide(
+            con, settings, context.run.run_id, requested=build_state.requested(context.run.tags)
+        )
+
+
+def _materialize(
+    context: AssetExecutionContext, settings: IopSettings, step: str
+) -> Iterator[Output]:
     """`dbt build` of the selected models and seeds (unit tests run in `make test`, not here),
-    then one Output per built node with its row count; a failed node fails the step after the
-    others are reported, so nothing downstream of it runs."""
-    outcome = build(settings, _node_names(context))
+    incremental or in full as the run decided, then one Output per built node with its row count;
+    a failed node fails the step after the others are reported, so nothing downstream of it
+    runs. A step that built all its nodes is recorded (the last one stores the build state)."""
+    decision = _decide(context, settings)
+    context.log.info(f"{step}: {decision.reason}")
+    outcome = build(settings, _node_names(context), full_refresh=decision.full)
+    # a step counts for the build state only when it built every node of its layer
+    whole = set(context.selected_asset_keys) >= set(context.assets_def.keys)
+    record = whole and not outcome.failures
     keys = {node: TRANSLATOR.get_asset_key(props) for node, props in outcome.built.items()}
     counts: dict[AssetKey, int] = {}
     extra: dict[str, Any] = {}
-    if keys:
-        with settings.connect(read_only=True) as con:
+    if keys or record:
+        with settings.connect(read_only=not record) as con:
+            if record:
+                build_state.step_succeeded(con, context.run.run_id, step)
             for key in keys.values():
                 counts[key] = con.execute(
                     f'select count(*) from "{key.path[0]}"."{key.path[-1]}"'
@@ -108,6 +130,7 @@ def _materialize(context: AssetExecutionContext, settings: IopSettings) -> Itera
             "rows": counts[key],
             "dbt_seconds": round(outcome.seconds[node], 3),
             "dbt_unique_id": node,
+            "refresh": decision.reason,
         }
         if key == PROGRAM_QUALITY_KEY:
             metadata.update(extra)
@@ -118,7 +141,7 @@ def _materialize(context: AssetExecutionContext, settings: IopSettings) -> Itera
     if outcome.failures:
         raise Failure(
             description=redact("dbt build failed: " + "; ".join(outcome.failures)),
-            metadata={"failed_nodes": len(outcome.failures)},
+            metadata={"failed_nodes": len(outcome.failures), "refresh": decision.reason},
         )
 
 
@@ -133,7 +156,7 @@ def _dbt_layer_assets(name: str, select: str, exclude: str | None = None):
     )
     def _layer(context: AssetExecutionContext, settings: IopSettings):
         with redacted_errors():
-            yield from _materialize(context, settings)
+            yield from _materialize(context, settings, name)
 
     return _layer
 

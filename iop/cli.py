@@ -1,9 +1,11 @@
 """`iop`: the pipeline from a terminal or cron, without the Dagster UI.
 
-    iop refresh                 what the landing sensor would run: new landed files become
+    iop refresh [--full]        what the landing sensor would run: new landed files become
                                 partitions and one run ingests them and refreshes everything (with
-                                nothing new, a full refresh); exit status 0 on success, 1 when the
-                                run failed, 2 when it could not start (key, configuration)
+                                nothing new, the iop_refresh job), incrementally unless a full
+                                build is due; --full rebuilds staging, core and marts in full
+                                (iop_full_refresh); exit status 0 on success, 1 when the run
+                                failed, 2 when it could not start (key, configuration)
     iop status [--json]         landed files by status, the last run and its status, failing
                                 checks, quarantined rows by rule, warehouse rebuilds (counts and
                                 names of rules only: no patient data)
@@ -208,6 +210,15 @@ def export_quarantine(settings: IopSettings, out: Path, *, with_records: bool = 
     return len(rows)
 
 
+def _refresh_kind(result) -> str | None:
+    """How the run's dbt steps built ("incremental", "full: requested", ...: their metadata)."""
+    for event in result.get_asset_materialization_events():
+        value = event.step_materialization_data.materialization.metadata.get("refresh")
+        if value is not None:
+            return value.value
+    return None
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     from iop.ops.recovery import damage_reported
     from iop.runner import dagster_instance, run_full_refresh
@@ -215,16 +226,21 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     settings = IopSettings.from_env()
     instance = dagster_instance(settings.data_path)
     try:
-        result = run_full_refresh(instance, raise_on_error=False, log_level=args.log_level)
+        options = {"full": args.full, "raise_on_error": False, "log_level": args.log_level}
+        result = run_full_refresh(instance, **options)
         if not result.success and damage_reported(settings.warehouse_path):
             # DuckDB reported a damaged block during the run: once more, rebuilt from raw
             print("the warehouse reported damage: rebuilding it from raw", file=sys.stderr)
-            result = run_full_refresh(instance, raise_on_error=False, log_level=args.log_level)
+            result = run_full_refresh(instance, **options)
     except PseudonymKeyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if result.success:
-        print(f"refresh succeeded: run {result.run_id} ({result.dagster_run.job_name})")
+        kind = _refresh_kind(result)
+        print(
+            f"refresh succeeded: run {result.run_id} ({result.dagster_run.job_name}"
+            + (f", {kind})" if kind else ")")
+        )
         return 0
     failed = sorted({e.step_key for e in result.all_events if e.is_step_failure})
     print(
@@ -262,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     refresh = commands.add_parser("refresh", help="ingest new landed files and refresh everything")
+    refresh.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild staging, core and marts in full (default: incremental unless a full build "
+        "is due)",
+    )
     refresh.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )

@@ -64,8 +64,12 @@ def _close_database() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
-    """`dbt build --select <nodes>` (unit tests excluded) against this data folder."""
+def build(
+    settings: IopSettings, node_names: list[str], *, full_refresh: bool = False
+) -> BuildOutcome:
+    """`dbt build --select <nodes>` (unit tests excluded) against this data folder; with
+    `full_refresh`, `--full-refresh`: incremental models and seeds are rebuilt whole (the run's
+    decision, iop/build_state.py)."""
     from dbt.cli.main import dbtRunner
 
     outcome = BuildOutcome()
@@ -79,6 +83,8 @@ def build(settings: IopSettings, node_names: list[str]) -> BuildOutcome:
     args = ["build", "--quiet", "--log-level", "none", "--log-level-file", "none",
             "--select", " ".join(node_names),
             "--exclude-resource-type", "unit_test", *_common_args(target)]  # fmt: skip
+    if full_refresh:
+        args.append("--full-refresh")
     if rule_vars := settings.dbt_vars():
         args += ["--vars", json.dumps(rule_vars)]
     nodes = dbt_project.manifest()["nodes"]

@@ -1,6 +1,8 @@
 """Run the pipeline in-process the way the landing sensor would: newly landed files become
-partitions and one run ingests them and refreshes everything; with nothing new, a full refresh.
-Used by `make demo`, the benchmark and the tests."""
+partitions and one run ingests them and refreshes everything; with nothing new, the refresh job
+(`iop_refresh`). Incremental unless a full build is due (iop/build_state.py); `full=True` makes
+it a full rebuild (`iop_full_refresh`, or the ingest run tagged iop/full_refresh=true).
+Used by `iop refresh [--full]`, `make demo`, the benchmark and the tests."""
 
 from __future__ import annotations
 
@@ -76,9 +78,14 @@ def dagster_instance(data_dir: Path) -> DagsterInstance:
 def run_full_refresh(
     instance: DagsterInstance | None = None,
     *,
+    full: bool = False,
     raise_on_error: bool = True,
     log_level: str = "INFO",
 ) -> ExecuteInProcessResult:
+    """One run: ingest what is new and refresh everything downstream, publish. `full`: every dbt
+    step rebuilds in full (--full-refresh); otherwise the run builds incrementally unless a full
+    build is due. (The name is historical: the refresh is incremental by default.)"""
+    from iop.build_state import FULL_REFRESH_TAG
     from iop.keys import preflight
     from iop.ops.runs import HOST_TAG, recover_dead_runs
     from iop.settings import IopSettings
@@ -105,8 +112,10 @@ def run_full_refresh(
         instance.add_dynamic_partitions(PARTITIONS, [k for k in keys if k not in known])
         job = defs.resolve_job_def("ingest_landed_files")
         tags.update(partition_range_tags(instance, keys))
+        if full:
+            tags[FULL_REFRESH_TAG] = "true"
     else:
-        job = defs.resolve_job_def("iop_full_refresh")
+        job = defs.resolve_job_def("iop_full_refresh" if full else "iop_refresh")
     return job.execute_in_process(
         instance=instance,
         resources={"settings": settings},

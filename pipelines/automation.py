@@ -1,4 +1,5 @@
-"""Schedules and sensors: a landing sensor for new files, a nightly full refresh."""
+"""Schedules and sensors: a landing sensor for new files (incremental runs), a nightly incremental
+catch-up and a weekly full rebuild."""
 
 from dagster import (
     DagsterInstance,
@@ -15,8 +16,13 @@ from dagster import (
 from assets.ingest import landed_files_partitions
 from iop import ingest
 from iop.settings import IopSettings
-from pipelines.jobs import full_refresh_job, ingest_landed_files_job
-from pipelines.partitions import NIGHTLY_REFRESH_CRON, NIGHTLY_REFRESH_TIMEZONE
+from pipelines.jobs import full_refresh_job, ingest_landed_files_job, refresh_job
+from pipelines.partitions import (
+    NIGHTLY_REFRESH_CRON,
+    NIGHTLY_REFRESH_TIMEZONE,
+    WEEKLY_FULL_REFRESH_CRON,
+    WEEKLY_FULL_REFRESH_TIMEZONE,
+)
 
 PARTITIONS = landed_files_partitions.name
 
@@ -47,7 +53,8 @@ def partition_range_tags(instance: DagsterInstance, keys: list[str]) -> dict[str
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Each new file in $IOP_DATA_DIR/landing/<feed>/ becomes a partition (its SHA-256) "
-    "of raw/landed_files; one run ingests the new files and refreshes the marts.",
+    "of raw/landed_files; one run ingests the new files and refreshes the marts (incrementally "
+    "unless a full build is due).",
 )
 def landing_sensor(context: SensorEvaluationContext, settings: IopSettings):
     known = set(context.instance.get_dynamic_partitions(PARTITIONS))
@@ -70,12 +77,22 @@ def landing_sensor(context: SensorEvaluationContext, settings: IopSettings):
     )
 
 
-nightly_full_refresh = ScheduleDefinition(
-    name="nightly_full_refresh",
-    job=full_refresh_job,
+nightly_refresh = ScheduleDefinition(
+    name="nightly_refresh",
+    job=refresh_job,
     cron_schedule=NIGHTLY_REFRESH_CRON,
     execution_timezone=NIGHTLY_REFRESH_TIMEZONE,
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Rebuild staging, core and marts from raw (ingesting any file the sensor has not), "
-    "run every check and publish.",
+    description="Monday to Saturday: refresh staging, core and marts (ingesting any file the "
+    "sensor has not; incrementally unless a full build is due), run every check and publish.",
+)
+
+weekly_full_refresh = ScheduleDefinition(
+    name="weekly_full_refresh",
+    job=full_refresh_job,
+    cron_schedule=WEEKLY_FULL_REFRESH_CRON,
+    execution_timezone=WEEKLY_FULL_REFRESH_TIMEZONE,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Sunday: rebuild staging, core and marts from raw in full (ingesting any file the "
+    "sensor has not), run every check and publish.",
 )

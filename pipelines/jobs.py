@@ -7,6 +7,7 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from assets.ingest import RAW_FILES_KEY
 from assets.report import REPORT_KEY
+from iop.build_state import FULL_REFRESH_TAG
 
 # The refreshes leave out the outcomes report: its own job, started after each publication by its
 # automation condition (it would add seconds to every refresh, tests included).
@@ -16,25 +17,39 @@ REFRESHED = AssetSelection.all() - AssetSelection.assets(REPORT_KEY)
 # step again: the warehouse may have been rebuilt from raw since the steps that had succeeded.
 RETRY_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
 
-# Launched with a partition range of newly landed files: ingest them, then rebuild everything.
+# Launched with a partition range of newly landed files (the landing sensor, `iop refresh`): ingest
+# them, then refresh everything downstream, incrementally unless the run is tagged full or what
+# shapes the results changed (iop/build_state.py).
 ingest_landed_files_job = define_asset_job(
     name="ingest_landed_files",
     selection=REFRESHED,
     executor_def=in_process_executor,
     tags=RETRY_TAGS,
     description="Ingest the landed files of the run's partition range, then refresh every table "
-    "downstream, run every check and publish.",
+    "downstream (incrementally unless a full build is due), run every check and publish.",
 )
 
-# Rebuild staging, core and marts from raw (catching up on any file no partition run took), run
-# every check, publish. Also the way to re-process quarantined rows after a rule or code mapping
-# is fixed: staging is rebuilt from raw, so rows that now pass leave the quarantine.
+# Catch up on any landed file no partition run took and refresh staging, core and marts: only what
+# changed, unless a full build is due (a model, seed, site seed override, rule parameter or the
+# key changed; a new or rebuilt warehouse; the last full build did not finish).
+refresh_job = define_asset_job(
+    name="iop_refresh",
+    selection=REFRESHED - AssetSelection.assets(RAW_FILES_KEY),
+    executor_def=in_process_executor,
+    tags=RETRY_TAGS,
+    description="Refresh staging, core and marts (incrementally unless a full build is due), run "
+    "every check, publish.",
+)
+
+# The same, every dbt step with --full-refresh: staging, core and marts rebuilt from raw. Also the
+# way to re-process quarantined rows after a rule or code mapping is fixed (a change the build
+# fingerprint already sees makes the next refresh full anyway).
 full_refresh_job = define_asset_job(
     name="iop_full_refresh",
     selection=REFRESHED - AssetSelection.assets(RAW_FILES_KEY),
     executor_def=in_process_executor,
-    tags=RETRY_TAGS,
-    description="Rebuild staging, core and marts from raw, run every check, publish.",
+    tags={**RETRY_TAGS, FULL_REFRESH_TAG: "true"},
+    description="Rebuild staging, core and marts from raw in full, run every check, publish.",
 )
 
 # The outcomes report (and the KPI series by month) from the published marts: `make report`, the

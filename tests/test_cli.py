@@ -174,6 +174,24 @@ def test_refresh_exit_code_is_one_when_the_run_fails(data_dir, monkeypatch):
     assert cli.main(["refresh"]) == 1
 
 
+def test_refresh_full_asks_for_a_full_rebuild(data_dir, monkeypatch, capsys):
+    from iop import cli, runner
+
+    asked = []
+    succeeded = SimpleNamespace(
+        success=True,
+        run_id="r-ok",
+        dagster_run=SimpleNamespace(job_name="iop_full_refresh"),
+        get_asset_materialization_events=lambda: [],
+    )
+    monkeypatch.setattr(runner, "run_full_refresh", lambda *a, **k: asked.append(k) or succeeded)
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    assert cli.main(["refresh"]) == 0
+    assert cli.main(["refresh", "--full"]) == 0
+    assert [k["full"] for k in asked] == [False, True]
+    assert "refresh succeeded: run r-ok (iop_full_refresh)" in capsys.readouterr().out
+
+
 def test_cli_as_a_process_exit_codes(tmp_path):
     data_dir = tmp_path / "data"
     env = {"IOP_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from conftest import TEST_KEY
-from dagster import AssetKey
+from dagster import AssetKey, DefaultScheduleStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,9 +125,15 @@ def test_workspace_loads_expected_assets_checks_jobs_and_schedules(monkeypatch):
         "marts/episodes",
     }
     assert ("staging/attendance", "column_values_to_not_be_null__client_id") in checks
-    assert defs.resolve_job_def("iop_full_refresh") is not None
-    assert defs.resolve_job_def("ingest_landed_files") is not None
-    assert defs.resolve_schedule_def("nightly_full_refresh").cron_schedule == "0 2 * * *"
+    assert defs.resolve_job_def("iop_full_refresh").tags["iop/full_refresh"] == "true"
+    assert "iop/full_refresh" not in defs.resolve_job_def("iop_refresh").tags
+    assert "iop/full_refresh" not in defs.resolve_job_def("ingest_landed_files").tags
+    nightly = defs.resolve_schedule_def("nightly_refresh")
+    assert (nightly.cron_schedule, nightly.job_name) == ("0 2 * * 1-6", "iop_refresh")
+    weekly = defs.resolve_schedule_def("weekly_full_refresh")
+    assert (weekly.cron_schedule, weekly.job_name) == ("0 2 * * 0", "iop_full_refresh")
+    for schedule in (nightly, weekly):
+        assert schedule.default_status == DefaultScheduleStatus.RUNNING
     assert defs.resolve_sensor_def("landing_sensor").job_name == "ingest_landed_files"
     assert defs.resolve_job_def("outcomes_report") is not None
     for name in ("alert_on_run_failure", "alert_on_check_failure", "outcomes_report_automation"):

@@ -84,9 +84,9 @@ def test_requested_run_ingests_partitions_and_refreshes_marts(data_dir):
     assert instance.get_materialized_partitions(AssetKey(["raw", "landed_files"])) == partitions
     assert (data_dir / "marts.duckdb").exists()
 
-    # Nothing new: the next run is the full refresh, and ingests nothing again.
+    # Nothing new: the next run is the refresh job, and ingests nothing again.
     again = run_full_refresh(instance)
-    assert again.dagster_run.job_name == "iop_full_refresh"
+    assert again.dagster_run.job_name == "iop_refresh"
     assert query(data_dir, "select count(*) from audit.landed_files")[0][0] == 3
 
 
