@@ -1,10 +1,10 @@
 -- Admissions and discharges from census snapshots: for each admission (client, program, level,
 -- admit date) the row from the latest snapshot wins, so a later discharge fills in an open one.
 -- Grain: one row per admission.
--- Refreshed by change scope (sql/macros/incremental.sql): the rows of the clients in
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of the census clients in
 -- core.change_scope are deleted and computed again.
 {%- do scoped_incremental_config(
-    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')") %}
+    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'census_client')") %}
 select
     'client:' || client_id as person_id
     , source_layout
@@ -17,7 +17,7 @@ select
     , discharge_date is null as is_open
     , _source_file as source_file
 from {{ ref('staging__census') }}
-where {{ in_change_scope('client_id', 'client') }}
+where {{ in_change_scope('client_id', 'census_client') }}
 qualify row_number() over (
     partition by source_layout, client_id, program, level_of_care, admit_date
     order by _landed_at desc, _source_file desc, _row_number desc

@@ -1,22 +1,30 @@
 -- What this run's changed files reach (sql/macros/incremental.sql): the keys whose core rows are
 -- recomputed. From the keys of the added and dropped files (core.file_keys):
--- * client: every client id they carry, and every client a roster row links to a member in scope;
--- * member: every member id they carry and the members of those clients' roster rows (a new roster
---   row can link a claims member to a client, or unlink the one it linked), closed over claim
---   chains: the members of every current claim line sharing a claim id with a member in scope —
---   its own claim id, the original it names (REF*F8), or that original's claim id through an 835
---   (CLP07 -> CLP01) — until no new member is reached;
+-- * client, census_client: the clients of the attendance files (their core.sessions rows are
+--   recomputed) and of the census files (their core.census rows: a re-sent snapshot makes its rows
+--   the latest landed, even where they say what the last one said);
+-- * care_client: the clients whose care may have changed (core.persons and every person-level
+--   table): those of attendance and roster files; those of census files whose admissions now
+--   differ from core.census as the previous run left it (a daily census snapshot repeats every
+--   open admission: only a new admission, a discharge or a correction changes care); and every
+--   client a roster row links to a member in scope;
+-- * member: the members of the changed files and of those roster files' clients (a new roster row
+--   can link a claims member to a client, or unlink the one it linked), closed over claim chains:
+--   the members of every current claim line sharing a claim id with a member in scope (its own
+--   claim id, the original it names in REF*F8, or that original's claim id through an 835's
+--   CLP07 -> CLP01), until no new member is reached;
 -- * claim: the claim ids of the changed files and every claim id of the members in scope (their
 --   versions are resolved again);
--- * person: the persons those clients and members were before this run (core.persons as the
+-- * person: the persons the care clients and members were before this run (core.persons as the
 --   previous run left it); core.changed_persons adds the ones they are now.
 -- Empty when the run is not by scope (a full refresh or a first build: every table is rebuilt).
 -- Grain: one row per key kind x key value.
 {%- set previous_persons = previous_state('core', 'persons') %}
+{%- set previous_census = previous_state('core', 'census') %}
 {%- if not core_incremental() %}
 -- depends_on: {{ ref('core__file_keys') }}, {{ ref('core__file_changes') }}
 -- depends_on: {{ ref('staging__roster') }}, {{ ref('staging__claims') }}
--- depends_on: {{ ref('staging__remittance_835') }}
+-- depends_on: {{ ref('staging__remittance_835') }}, {{ ref('staging__census') }}
 select null::varchar as key_kind, null::varchar as key_value where false
 {%- else %}
 with changed_keys as (
@@ -31,12 +39,39 @@ with changed_keys as (
     where member_id is not null
 )
 
+-- census admissions of the census files' clients: as they win now, and as core.census has them
+, census_now as (
+    select source_layout, client_id, program, level_of_care, admit_date, discharge_date, discharge_reason
+    from {{ ref('staging__census') }}
+    where client_id in (select key_value from changed_keys where key_kind = 'census_client')
+    qualify row_number() over (
+        partition by source_layout, client_id, program, level_of_care, admit_date
+        order by _landed_at desc, _source_file desc, _row_number desc
+    ) = 1
+)
+
+, census_before as (
+{%- if previous_census is not none %}
+    select source_layout, client_id, program, level_of_care, admit_date, discharge_date, discharge_reason
+    from {{ previous_census }}
+    where client_id in (select key_value from changed_keys where key_kind = 'census_client')
+{%- else %}
+    select * from census_now where false
+{%- endif %}
+)
+
+, census_changed as (
+    select client_id from (select * from census_now except all select * from census_before)
+    union
+    select client_id from (select * from census_before except all select * from census_now)
+)
+
 , seed_members as (
     select key_value as member_id from changed_keys where key_kind = 'member'
     union
     select r.member_id
     from roster_links as r
-    join changed_keys as k on k.key_kind = 'client' and k.key_value = r.client_id
+    join changed_keys as k on k.key_kind = 'roster_client' and k.key_value = r.client_id
 )
 
 , payer_numbers as (
@@ -74,8 +109,11 @@ with changed_keys as (
     select distinct member_id from reached
 )
 
-, clients as (
-    select key_value as client_id from changed_keys where key_kind = 'client'
+
+, care_clients as (
+    select key_value as client_id from changed_keys where key_kind in ('client', 'roster_client')
+    union
+    select client_id from census_changed
     union
     select r.client_id from roster_links as r join members as m using (member_id)
 )
@@ -86,22 +124,20 @@ with changed_keys as (
     select l.link_id from claim_links as l join members as m using (member_id)
 )
 
-{%- if previous_persons is not none %}
-
 , previous_persons as (
+{%- if previous_persons is not none %}
     select p.person_id
     from {{ previous_persons }} as p
-    where p.client_id in (select client_id from clients)
+    where p.client_id in (select client_id from care_clients)
         or p.member_id in (select member_id from members)
-)
 {%- else %}
-
-, previous_persons as (
     select null::varchar as person_id where false
-)
 {%- endif %}
+)
 
-select 'client' as key_kind, client_id as key_value from clients
+select key_kind, key_value from changed_keys where key_kind in ('client', 'census_client')
+union all
+select 'care_client', client_id from care_clients
 union all
 select 'member', member_id from members
 union all

@@ -15,6 +15,6 @@ union
 
 select person_id
 from {{ ref('core__persons') }}
-where client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')
+where client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'care_client')
     or member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')
 {%- endif %}

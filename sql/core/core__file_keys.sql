@@ -1,6 +1,6 @@
--- The keys each staged file carries that the core layer is keyed by: client ids (attendance,
--- census, roster), member ids (roster, claims, 835 remittances) and claim ids (a claim line's
--- claim id and the original it names; an 835's CLP01 and CLP07). Appended for files not indexed
+-- The keys each staged file carries that the core layer is keyed by: client ids (of attendance,
+-- census and roster files, each its own kind), member ids (roster, claims, 835 remittances) and
+-- claim ids (a claim line's claim id and the original it names; an 835's CLP01 and CLP07). Appended for files not indexed
 -- yet and kept for files later dropped, so a dropped file's keys tell what it changed.
 -- Grain: one row per file content x key kind x key value.
 {%- do scoped_incremental_config('false') %}
@@ -10,9 +10,11 @@ with keys as (
     from {{ ref('staging__attendance') }}
     where {{ pending }}
     union all
-    select _file_sha256, 'client', client_id from {{ ref('staging__census') }} where {{ pending }}
+    select _file_sha256, 'census_client', client_id from {{ ref('staging__census') }}
+    where {{ pending }}
     union all
-    select _file_sha256, 'client', client_id from {{ ref('staging__roster') }} where {{ pending }}
+    select _file_sha256, 'roster_client', client_id from {{ ref('staging__roster') }}
+    where {{ pending }}
     union all
     select _file_sha256, 'member', member_id from {{ ref('staging__roster') }} where {{ pending }}
     union all

@@ -6,7 +6,7 @@
 -- Refreshed by change scope (sql/macros/incremental.sql): the persons of the clients and members
 -- in core.change_scope (as they were and as they are) are deleted and computed again.
 {%- do scoped_incremental_config(
-    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')"
+    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'care_client')"
     ~ " or member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')"
     ~ " or person_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'person')") %}
 with all_latest_roster as (
@@ -18,7 +18,7 @@ with all_latest_roster as (
 )
 
 , latest_roster as (
-    select * from all_latest_roster where {{ in_change_scope('client_id', 'client') }}
+    select * from all_latest_roster where {{ in_change_scope('client_id', 'care_client') }}
 )
 
 , race_selections as (

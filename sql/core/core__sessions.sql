@@ -1,8 +1,8 @@
 -- Scheduled sessions from every EHR, deduplicated: when a re-export repeats a session (same
 -- client, program, level, date, start time and service), the most recently landed row wins.
 -- Grain: one row per scheduled session.
--- Refreshed by change scope (sql/macros/incremental.sql): the rows of the clients in
--- core.change_scope are deleted and computed again.
+-- Refreshed by change scope (sql/macros/incremental.sql): the rows of the attendance clients
+-- (kind client) in core.change_scope are deleted and computed again.
 {%- do scoped_incremental_config(
     "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')") %}
 select
