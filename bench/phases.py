@@ -35,6 +35,42 @@ def files_by_layout(landing: Path) -> dict[str, list[Path]]:
     return grouped
 
 
+X12_SUFFIXES = (".837p", ".837i", ".835")
+
+
+def x12_files(landing: Path) -> list[Path]:
+    """The claims feed's X12 files (837P/837I claims, 835 remittances)."""
+    folder = landing / "claims"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in X12_SUFFIXES)
+
+
+def x12_tables(landing: Path):
+    """The X12 files read by the project's X12 reader (no DuckDB reads X12): claim lines in the
+    claims_csv layout's columns, 835 service lines in remittance_835's, all text, with the lineage
+    columns — what the floors load beside the CSV files, so they process the same input."""
+    import pyarrow as pa
+
+    from iop.x12 import parse_x12
+
+    rows: dict[str, list[dict]] = {"claims_csv": [], "remittance_835": []}
+    for path in x12_files(landing):
+        parsed = parse_x12(path, strict=False)
+        for layout, lines in (("claims_csv", parsed.claim_lines),
+                              ("remittance_835", parsed.remittance_lines)):  # fmt: skip
+            for number, line in enumerate(lines, start=1):
+                rows[layout].append({**line, "_source_file": str(path), "_row_number": number})
+    tables = {}
+    for layout in rows:
+        columns = list(next(lay for lay in LAYOUTS if lay.name == layout).columns)
+        data = {c: pa.array([r.get(c) or None for r in rows[layout]], pa.string()) for c in columns}
+        data["_source_file"] = pa.array([r["_source_file"] for r in rows[layout]], pa.string())
+        data["_row_number"] = pa.array([r["_row_number"] for r in rows[layout]], pa.int64())
+        tables[layout] = pa.table(data)
+    return tables
+
+
 def _list(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
@@ -56,7 +92,15 @@ def phase_load(landing: Path, work: Path) -> dict:
             f"create table {layout} as select * from read_csv({_list(paths)}, header = true, "
             f"union_by_name = true, ignore_errors = true, sample_size = 100000{dateformat})"
         )
-        rows += con.execute(f"select count(*) from {layout}").fetchone()[0]
+        rows += con.execute(f"select count(*) from {layout}").fetchall()[0][0]
+    for layout, table in x12_tables(landing).items():
+        con.register(f"x12_{layout}", table)
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where table_name = ?", [layout]
+        ).fetchall()[0][0]
+        verb = f"insert into {layout} by name" if exists else f"create table {layout} as"
+        con.execute(f"{verb} select * exclude (_source_file, _row_number) from x12_{layout}")
+        rows += table.num_rows
     con.close()
     return {"rows_loaded": rows}
 
@@ -68,8 +112,20 @@ def _limits(con) -> None:
 
 
 def _raw_views_over_csv(con, landing: Path) -> None:
-    """raw.<layout> straight over the CSV files (no Parquet copy, no hashing): the floor."""
+    """raw.<layout> straight over the CSV files (no Parquet copy, no hashing), plus the X12 files
+    as read by the project's X12 reader: the floor."""
+    x12 = {layout: table for layout, table in x12_tables(landing).items() if table.num_rows}
+    for layout, table in x12.items():
+        con.register(f"x12_{layout}", table)
+        con.execute(
+            f"create or replace table raw.x12_{layout} as select *"
+            ", _source_file as _file_sha256, now()::timestamp as _landed_at "
+            f"from x12_{layout}"
+        )
     for layout, paths in files_by_layout(landing).items():
+        if not paths and layout in x12:
+            con.execute(f"create or replace view raw.{layout} as select * from raw.x12_{layout}")
+            continue
         if not paths:
             columns = ", ".join(
                 f"null::varchar as {c}"
@@ -90,6 +146,7 @@ def _raw_views_over_csv(con, landing: Path) -> None:
             ", now()::timestamp as _landed_at "
             f"from read_csv({_list(paths)}, header = true, all_varchar = true, filename = true"
             f", delim = ',', quote = '\"', escape = '\"', names = [{quoted}])"
+            + (f" union all by name select * from raw.x12_{layout}" if layout in x12 else "")
         )
 
 

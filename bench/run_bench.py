@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,10 @@ def run_measured(label: str, command: list[str], env: dict[str, str]) -> dict:
     return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak / 2**20, 1), **details}
 
 
+# An X12 service line (837P SV1, 837I SV2, 835 SVC) is one input row, as a CSV data line is.
+X12_SERVICE_LINE = re.compile(rb"(?:^|~)\s*SV[12C]\*")
+
+
 def _count_rows(landing: Path) -> dict[str, int]:
     counts = {}
     for feed_dir in sorted(p for p in landing.iterdir() if p.is_dir()):
@@ -115,6 +120,8 @@ def _count_rows(landing: Path) -> dict[str, int]:
                 total += (
                     sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 24), b"")) - 1
                 )
+        for path in feed_dir.glob("*.8[34]*"):
+            total += len(X12_SERVICE_LINE.findall(path.read_bytes()))
         counts[feed_dir.name] = total
     return counts
 
