@@ -1,10 +1,15 @@
 -- The landed files this run's core refresh must apply: ingested files the core layer has not
--- applied yet ('added'; every file when no core step finished before) and files it applied that are no longer ingested ('dropped': superseded by a
+-- applied yet ('added') and files it applied that are no longer ingested ('dropped': superseded by a
 -- corrected re-export, removed from landing, or excluded). Compared with core.applied_files as the
 -- previous core step left it (sql/macros/incremental.sql); a core step that did not finish leaves
--- core.applied_files as it was, so the next run applies its changes again.
+-- core.applied_files as it was, so the next run applies its changes again. Empty when the run is
+-- not by scope (a full refresh, or no core step finished before: every table is rebuilt).
 -- Grain: one row per changed file content (SHA-256).
 {%- set applied = previous_state('core', 'applied_files') %}
+{%- if not core_incremental() %}
+-- depends_on: {{ source('raw', 'registry') }}
+select null::varchar as file_sha256, null::varchar as layout, null::varchar as change where false
+{%- else %}
 with current_files as (
     select file_sha256, layout
     from {{ source('raw', 'registry') }}
@@ -15,6 +20,7 @@ with current_files as (
 {%- if applied is not none %}
     select file_sha256, layout from {{ applied }}
 {%- else %}
+    {#- a dbt unit test: nothing applied before #}
     select null::varchar as file_sha256, null::varchar as layout where false
 {%- endif %}
 )
@@ -28,3 +34,4 @@ union all
 select file_sha256, layout, 'dropped' as change
 from applied
 where file_sha256 not in (select file_sha256 from current_files)
+{%- endif %}
