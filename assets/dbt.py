@@ -98,6 +98,13 @@ def _decide(context: AssetExecutionContext, settings: IopSettings) -> build_stat
         )
 
 
+# Models dbt builds at once, per step. The marts are many independent aggregates, most of them
+# small: built four at a time, one's Python bookkeeping overlaps another's query (a fifth less time
+# for the step on two cores, measured at size M). Staging and core stay one at a time: their
+# models are few, large and in a chain, and peak memory matters more there.
+STEP_THREADS = {"dbt_marts": 4}
+
+
 def _materialize(
     context: AssetExecutionContext, settings: IopSettings, step: str
 ) -> Iterator[Output]:
@@ -107,7 +114,8 @@ def _materialize(
     runs. A step that built all its nodes is recorded (the last one stores the build state)."""
     decision = _decide(context, settings)
     context.log.info(f"{step}: {decision.reason}")
-    outcome = build(settings, _node_names(context), full_refresh=decision.full)
+    threads = STEP_THREADS.get(step, 1)
+    outcome = build(settings, _node_names(context), full_refresh=decision.full, threads=threads)
     # a step counts for the build state only when it built every node of its layer
     whole = set(context.selected_asset_keys) >= set(context.assets_def.keys)
     record = whole and not outcome.failures
@@ -164,7 +172,9 @@ def _dbt_layer_assets(name: str, select: str, exclude: str | None = None):
 # audit.claim_versions is resolved in the core step: it is refreshed by the core layer's change
 # scope (sql/macros/incremental.sql), and core.claim_lines reads it.
 dbt_staging = _dbt_layer_assets(
-    "dbt_staging", "resource_type:seed path:sql/staging path:sql/audit", exclude="audit__claim_versions"
+    "dbt_staging",
+    "resource_type:seed path:sql/staging path:sql/audit",
+    exclude="audit__claim_versions",
 )
 dbt_core = _dbt_layer_assets("dbt_core", "path:sql/core audit__claim_versions")
 dbt_marts = _dbt_layer_assets("dbt_marts", "path:sql/marts")

@@ -65,11 +65,11 @@ def _close_database() -> None:
 
 
 def build(
-    settings: IopSettings, node_names: list[str], *, full_refresh: bool = False
+    settings: IopSettings, node_names: list[str], *, full_refresh: bool = False, threads: int = 1
 ) -> BuildOutcome:
     """`dbt build --select <nodes>` (unit tests excluded) against this data folder; with
     `full_refresh`, `--full-refresh`: incremental models and seeds are rebuilt whole (the run's
-    decision, iop/build_state.py)."""
+    decision, iop/build_state.py). `threads`: how many models dbt builds at once."""
     from dbt.cli.main import dbtRunner
 
     outcome = BuildOutcome()
@@ -85,6 +85,8 @@ def build(
             "--exclude-resource-type", "unit_test", *_common_args(target)]  # fmt: skip
     if full_refresh:
         args.append("--full-refresh")
+    if threads > 1:
+        args += ["--threads", str(threads)]
     if rule_vars := settings.dbt_vars():
         args += ["--vars", json.dumps(rule_vars)]
     nodes = dbt_project.manifest()["nodes"]
