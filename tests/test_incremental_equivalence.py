@@ -1,0 +1,297 @@
+"""Issue 9's proof: refreshing after each batch of landed files gives exactly what one full refresh
+of all the files gives.
+
+A small generated world (20 clients, 6 claims-only members, four months: ~114 files: attendance,
+roster, census, claims CSV, X12 837P/837I/835) plus planted special cases (tests/equivalence.py
+`plant`): corrected re-exports of a claims and an attendance file under the same name, a void
+after its claim (and, drawn by the property, before it: a legal order too), a replacement that
+moves a claims-only member's last program claim 45 days later (across the 30-day episode gap),
+a roster row that links a client to a claims-only member after that member's claims landed, and a
+later census snapshot that discharges the admissions the last one left open.
+
+Each batch is copied into landing/ and refreshed with `iop.runner.run_full_refresh` (the
+production path: ingest of the newly landed files, dbt, the GX checks, publication). The
+reference is a fresh data folder holding what landing/ holds at the end, landed at once.
+
+Landing times. The pipeline reads one timestamp of a file: its modification time, as `_landed_at`
+("latest landed wins" in core.persons / sessions / census / claim_lines, and claim versions'
+order). Each delivery gets the next tick of a fixed clock as its mtime in landing order (batch by
+batch, in the drawn order within a batch); the full refresh's files carry the same mtimes, so both
+runs see the same landing order. (The registry's ingested_at and the deliveries' seen_at are wall
+clock, but no compared table reads them.)
+
+Compared: every table of the published marts.duckdb and every table of the warehouse's core
+schema, order-insensitively, doubles within 1e-9. Columns that differ legitimately, because they
+describe the run and not the data (decided from the data: the only ones that differ on today's
+code):
+* `_publication.run_id`, `_publication.published_at`: which run published, and when;
+* `check_history.run_id`, `check_history.checked_at`; and check_history is a log with one set of
+  rows per run (after k batches it holds k runs' checks): only the latest run's rows are compared,
+  i.e. the checks of the final state on both sides.
+
+The test must be able to fail: `test_fixed_adversarial_batches` also shows that the comparison
+reports a full refresh of a different file set (the state after the first batch) and a tampered
+table, and accepts a change within the tolerance.
+
+Hypothesis is derandomized (a fixed sequence of examples per test), without a database (nothing
+written into the repository) and without shrinking (each example costs several refreshes; a
+failure prints the drawn batches instead). `make test` runs DEFAULT_EXAMPLES; the soak runs more:
+
+    IOP_EQUIVALENCE_EXAMPLES=12 pytest -m slow -s tests/test_incremental_equivalence.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import TEST_KEY
+from equivalence import (
+    Clock,
+    Delivery,
+    assert_equivalent,
+    check_order,
+    deliveries,
+    depth,
+    differences,
+    land,
+    land_all,
+    plan_batches,
+    plant,
+)
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+DEFAULT_EXAMPLES = 1
+SOAK_EXAMPLES = int(os.environ.get("IOP_EQUIVALENCE_EXAMPLES") or 0)
+soak = pytest.mark.skipif(
+    not SOAK_EXAMPLES,
+    reason="equivalence soak: set IOP_EQUIVALENCE_EXAMPLES=<examples> to draw more batchings",
+)
+TIMINGS: list[float] = []  # seconds per refresh, printed with -s
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from iop.generator import generate
+
+    root = tmp_path_factory.mktemp("equivalence") / "world"
+    generate(
+        root, clients=20, seed=7, start="2025-07-01", end="2025-10-31", claims_only_members=6
+    )
+    return plant(root)
+
+
+def refresh(data_dir: Path) -> None:
+    from iop.runner import run_full_refresh
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOP_DATA_DIR", str(data_dir))
+        mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("IOP_DUCKDB_THREADS", "2")
+        mp.delenv("IOP_DEMO", raising=False)
+        started = time.perf_counter()
+        assert run_full_refresh(log_level="WARNING").success
+        TIMINGS.append(time.perf_counter() - started)
+
+
+def run_batches(batches: list[list[Delivery]], work: Path, after_first=None) -> tuple[Path, Path]:
+    """Land and refresh batch by batch in work/incremental, then everything at once in work/full."""
+    check_order(batches)
+    clock, final = Clock(), {}
+    incremental = work / "incremental" / "data"
+    for i, batch in enumerate(batches):
+        land(incremental, batch, clock, final)
+        refresh(incremental)
+        if i == 0 and after_first is not None:
+            after_first(incremental)
+    full = work / "full" / "data"
+    land_all(full, final)
+    refresh(full)
+    return incremental, full
+
+
+def describe(batches: list[list[Delivery]]) -> str:
+    return "; ".join(
+        f"batch {i + 1}: {len(b)} files"
+        + (f" incl. {[d.role for d in b if d.role != 'generated']}" if b else "")
+        for i, b in enumerate(batches)
+    )
+
+
+def snapshot(data_dir: Path, into: Path) -> Path:
+    into.mkdir(parents=True)
+    for name in ("marts.duckdb", "warehouse.duckdb"):
+        shutil.copy2(data_dir / name, into / name)
+    return into
+
+
+def a_double_column(database: Path) -> tuple[str, str]:
+    """A published table and a DOUBLE column of it holding a value (to tamper with)."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where data_type = 'DOUBLE' and table_name not like '\\_%' escape '\\' order by 1, 2"
+        ).fetchall():
+            if con.execute(f'select count("{column}") from "{table}"').fetchone()[0]:
+                return table, column
+    finally:
+        con.close()
+    raise AssertionError("no published DOUBLE column with a value")
+
+
+def tamper(database: Path, sql: str) -> None:
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+# ---- the adversarial sequence, fixed ---------------------------------------------------------
+
+
+def fixed_batches(corpus) -> list[list[Delivery]]:
+    """Batch 1: the generated files but the last month's, newest first (remittances before their
+    claims); batch 2: the last month, the void, the replacement and the attendance re-export;
+    batch 3: the claims re-export, the roster link and the late census discharges."""
+    items = deliveries(corpus)
+    planted = {d.role: d for d in items if d.role != "generated"}
+    late_months = ("202510", "20251031", "202511")
+    generated = [d for d in items if d.role == "generated"]
+    late = [d for d in generated if any(m in d.relative for m in late_months)]
+    first = sorted((d for d in generated if d not in late), key=lambda d: d.name, reverse=True)
+    second = [*late, planted["void"], planted["replacement"], planted["reexport_attendance"]]
+    third = [planted["reexport_claims"], planted["roster_link"], planted["census_discharges"]]
+    return [first, second, third]
+
+
+def assert_cases_took_effect(corpus, full: Path) -> None:
+    """The planted cases are in the final state: the test exercises them (read in the full run)."""
+    plan = corpus.planted
+
+    def one(sql, *params):
+        con = duckdb.connect(str(full / "warehouse.duckdb"), read_only=True)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+
+    link = plan["roster_link"]
+    assert one(
+        "select member_id from core.persons where client_id = ?", link["client_id"]
+    ) == [(link["member_id"],)]
+    assert not one("select 1 from core.persons where member_id = ? and client_id is null",
+                   link["member_id"])  # fmt: skip
+    void = plan["void"]
+    assert one("select distinct claim_frequency_code from core.claim_lines where claim_id = ?",
+               void["claim_id"]) == [("8",)]  # fmt: skip
+    replacement = plan["replacement"]
+    assert one(
+        "select min(service_from_date)::varchar from core.claim_lines where claim_id = ?",
+        replacement["claim_id"],
+    ) == [(replacement["service_from_date"],)]
+    assert not one("select 1 from core.claim_lines where claim_id = ?",
+                   plan["reexport_claims"]["dropped_claim_id"])  # fmt: skip
+    census = plan["census_discharges"]
+    assert one(
+        "select count(*) from core.census where source_file = ? and not is_open",
+        census["relative"],
+    )[0][0] >= census["discharged"]
+
+
+@pytest.mark.slow
+def test_fixed_adversarial_batches(corpus, tmp_path):
+    batches = fixed_batches(corpus)
+    snapshots = {}
+
+    def keep_first(data_dir):
+        snapshots["first"] = snapshot(data_dir, tmp_path / "after_first_batch")
+
+    incremental, full = run_batches(batches, tmp_path, after_first=keep_first)
+    assert_cases_took_effect(corpus, full)
+    assert_equivalent(incremental, full, describe(batches))
+
+    # the comparison can fail: a full refresh of another file set (the first batch only) ...
+    problems = differences(snapshots["first"], full)
+    tables = {p.split(":")[0] for p in problems}
+    assert {"core.persons", "core.claim_lines", "core.census", "marts.episodes"} <= tables, problems
+    # ... a tampered mart value and a missing core row; a change within 1e-9 is no difference
+    table, column = a_double_column(full / "marts.duckdb")
+    within = snapshot(full, tmp_path / "within_tolerance")
+    tamper(within / "marts.duckdb",
+           f'update "{table}" set "{column}" = "{column}" * (1 + 1e-12)')  # fmt: skip
+    assert differences(within, full) == []
+    tampered = snapshot(full, tmp_path / "tampered")
+    tamper(
+        tampered / "marts.duckdb",
+        f'update "{table}" set "{column}" = "{column}" + 1e-6 '
+        f'where rowid = (select min(rowid) from "{table}" where "{column}" is not null)',
+    )
+    tamper(tampered / "warehouse.duckdb",
+           "delete from core.episodes where rowid = (select min(rowid) from core.episodes)")  # fmt: skip
+    with pytest.raises(AssertionError) as raised:
+        assert_equivalent(tampered, full)
+    message = str(raised.value)
+    assert f"marts.{table}: 1 rows only after the batches, 1 only in the full refresh" in message
+    assert "core.episodes: 0 rows only after the batches, 1 only in the full refresh" in message
+    assert "client:" not in message and "member:" not in message  # no person id in the message
+    print(f"\nrefreshes: {len(TIMINGS)}, seconds each: {[round(t, 1) for t in TIMINGS]}")
+
+
+# ---- the property ------------------------------------------------------------------------------
+
+
+def batchings(data, corpus) -> list[list[Delivery]]:
+    """A drawn landing: whether the void overtakes its claim, 2-6 batches (at least enough for the
+    chains of "after" rules), a file order and cut points; the rules repaired by construction."""
+    void_first = data.draw(st.booleans(), label="void_first")
+    items = deliveries(corpus, void_first=void_first)
+    n = data.draw(st.integers(max(2, depth(items) + 1), 6), label="batches")
+    order = data.draw(st.permutations(range(len(items))), label="order")
+    cuts = data.draw(
+        st.lists(st.integers(1, len(items) - 1), min_size=n - 1, max_size=n - 1, unique=True),
+        label="cuts",
+    )
+    return plan_batches(items, order, cuts, n)
+
+
+def check_batching(data, corpus) -> None:
+    batches = batchings(data, corpus)
+    note = describe(batches)
+    with tempfile.TemporaryDirectory(prefix="iop-equivalence-") as work:
+        started = time.perf_counter()
+        incremental, full = run_batches(batches, Path(work))
+        assert_equivalent(incremental, full, note)
+        print(f"\n{note}: equal ({time.perf_counter() - started:.0f} s)")
+
+
+PROPERTY = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=False,
+)
+
+
+@pytest.mark.slow
+@settings(PROPERTY, max_examples=DEFAULT_EXAMPLES)
+@given(data=st.data())
+def test_batches_equal_one_full_refresh(corpus, data):
+    check_batching(data, corpus)
+
+
+@pytest.mark.slow
+@soak
+@settings(PROPERTY, max_examples=max(SOAK_EXAMPLES, 1))
+@given(data=st.data())
+def test_batches_equal_one_full_refresh_soak(corpus, data):
+    check_batching(data, corpus)
