@@ -182,8 +182,9 @@ def plant(root: Path) -> Corpus:
     original = plain[void_id]
     header = files[original["file"]][0]
     rows = []
+    received = max(date.fromisoformat(r["received_date"]) for r in original["rows"])
+    received += timedelta(days=20)
     for r in original["rows"]:
-        received = date.fromisoformat(r["received_date"]) + timedelta(days=20)
         rows.append(
             {**r, "claim_id": "V" + void_id, "original_claim_id": void_id,
              "claim_frequency_code": "8", "received_date": received.isoformat(),
@@ -221,13 +222,14 @@ def plant(root: Path) -> Corpus:
     assert replaced, "no claims-only member with a claim to move across the episode gap"
     member, cid, c = replaced
     rows = []
+    received = max(_to(r) for r in c["rows"]) + timedelta(days=45 + 7)  # one per version
     for r in c["rows"]:
         start = date.fromisoformat(r["service_from_date"]) + timedelta(days=45)
         end = date.fromisoformat(r["service_to_date"]) + timedelta(days=45)
         rows.append(
             {**r, "claim_id": "R" + cid, "original_claim_id": cid, "claim_frequency_code": "7",
              "service_from_date": start.isoformat(), "service_to_date": end.isoformat(),
-             "received_date": (end + timedelta(days=7)).isoformat(), "adjudicated_date": ""}
+             "received_date": received.isoformat(), "adjudicated_date": ""}
         )  # fmt: skip
     write(
         "replacement",
@@ -235,7 +237,8 @@ def plant(root: Path) -> Corpus:
         _csv_bytes(files[c["file"]][0], rows),
         [c["file"]],
         claim_id="R" + cid,
-        service_from_date=rows[0]["service_from_date"],
+        service_from_date=min(r["service_from_date"] for r in rows),
+        person_id=f"member:{member[0]}:{member[1]}",
     )
     used_files.add(c["file"])
     used_members.add(member)
@@ -489,6 +492,9 @@ def _tables(path: Path, schema: str) -> dict[str, tuple[list[str], list[str], li
                 when = columns.index("checked_at")
                 last = max(rows, key=lambda r: r[when])[at] if rows else None
                 rows = [r for r in rows if r[at] == last]
+            if name == "_publication":  # check_history's row count is the log's length
+                at = columns.index("table_name")
+                rows = [r for r in rows if r[at] != "check_history"]
             out[name] = (columns, types, rows)
         return out
     finally:
