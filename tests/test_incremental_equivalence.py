@@ -82,9 +82,7 @@ def corpus(tmp_path_factory):
     from iop.generator import generate
 
     root = tmp_path_factory.mktemp("equivalence") / "world"
-    generate(
-        root, clients=20, seed=7, start="2025-07-01", end="2025-10-31", claims_only_members=6
-    )
+    generate(root, clients=20, seed=7, start="2025-07-01", end="2025-10-31", claims_only_members=6)
     return plant(root)
 
 
@@ -185,11 +183,12 @@ def assert_cases_took_effect(corpus, full: Path) -> None:
             con.close()
 
     link = plan["roster_link"]
-    assert one(
-        "select member_id from core.persons where client_id = ?", link["client_id"]
-    ) == [(link["member_id"],)]
-    assert not one("select 1 from core.persons where member_id = ? and client_id is null",
-                   link["member_id"])  # fmt: skip
+    assert one("select member_id from core.persons where client_id = ?", link["client_id"]) == [
+        (link["member_id"],)
+    ]
+    assert not one(
+        "select 1 from core.persons where member_id = ? and client_id is null", link["member_id"]
+    )
     voided = plan["void"]["claim_id"][1:]  # a voided chain keeps no line
     assert not one("select 1 from core.claim_lines where root_claim_id = ?", voided)
     replacement = plan["replacement"]
@@ -203,13 +202,18 @@ def assert_cases_took_effect(corpus, full: Path) -> None:
         replacement["person_id"],
         replacement["service_from_date"],
     ) == [(1,)]
-    assert not one("select 1 from core.claim_lines where claim_id = ?",
-                   plan["reexport_claims"]["dropped_claim_id"])  # fmt: skip
+    assert not one(
+        "select 1 from core.claim_lines where claim_id = ?",
+        plan["reexport_claims"]["dropped_claim_id"],
+    )
     census = plan["census_discharges"]
-    assert one(
-        "select count(*) from core.census where source_file = ? and not is_open",
-        census["relative"],
-    )[0][0] >= census["discharged"]
+    assert (
+        one(
+            "select count(*) from core.census where source_file = ? and not is_open",
+            census["relative"],
+        )[0][0]
+        >= census["discharged"]
+    )
 
 
 @pytest.mark.slow
@@ -231,8 +235,7 @@ def test_fixed_adversarial_batches(corpus, tmp_path):
     # ... a tampered mart value and a missing core row; a change within 1e-9 is no difference
     table, column = a_double_column(full / "marts.duckdb")
     within = snapshot(full, tmp_path / "within_tolerance")
-    tamper(within / "marts.duckdb",
-           f'update "{table}" set "{column}" = "{column}" * (1 + 1e-12)')  # fmt: skip
+    tamper(within / "marts.duckdb", f'update "{table}" set "{column}" = "{column}" * (1 + 1e-12)')
     assert differences(within, full) == []
     tampered = snapshot(full, tmp_path / "tampered")
     tamper(
@@ -240,8 +243,10 @@ def test_fixed_adversarial_batches(corpus, tmp_path):
         f'update "{table}" set "{column}" = "{column}" + 1e-6 '
         f'where rowid = (select min(rowid) from "{table}" where "{column}" is not null)',
     )
-    tamper(tampered / "warehouse.duckdb",
-           "delete from core.episodes where rowid = (select min(rowid) from core.episodes)")  # fmt: skip
+    tamper(
+        tampered / "warehouse.duckdb",
+        "delete from core.episodes where rowid = (select min(rowid) from core.episodes)",
+    )
     with pytest.raises(AssertionError) as raised:
         assert_equivalent(tampered, full)
     message = str(raised.value)
@@ -271,11 +276,12 @@ def batchings(data, corpus) -> list[list[Delivery]]:
 def check_batching(data, corpus) -> None:
     batches = batchings(data, corpus)
     note = describe(batches)
-    with tempfile.TemporaryDirectory(prefix="iop-equivalence-") as work:
-        started = time.perf_counter()
-        incremental, full = run_batches(batches, Path(work))
-        assert_equivalent(incremental, full, note)
-        print(f"\n{note}: equal ({time.perf_counter() - started:.0f} s)")
+    work = Path(tempfile.mkdtemp(prefix="iop-equivalence-"))
+    started = time.perf_counter()
+    incremental, full = run_batches(batches, work)
+    assert_equivalent(incremental, full, f"{note}; data folders kept under {work}")
+    print(f"\n{note}: equal ({time.perf_counter() - started:.0f} s)")
+    shutil.rmtree(work)  # kept when the comparison fails, to look into
 
 
 PROPERTY = settings(
