@@ -76,41 +76,38 @@ def _claims_csv(landing: Path) -> dict[str, tuple[list[str], list[dict]]]:
     }
 
 
-def deliveries(corpus: Corpus, *, void_first: bool = False) -> list[Delivery]:
-    """Every generated landing file, then the planted special cases (see `plant`).
+# Cases whose own order is legal either way round: a void or a replacement can overtake the
+# claim it corrects in transit, a roster can name a member before that member's claims land, and
+# a census snapshot can land before an older one. Reversed, the case lands strictly before what
+# it "overtakes" (plan.json) instead of after it.
+REVERSIBLE = ("void", "replacement", "roster_link", "census_discharges")
 
-    `void_first`: the void lands strictly before the file of the claim it voids (a legal order
-    too: a payer's void can overtake the claim in transit); otherwise strictly after it.
-    """
+
+def deliveries(corpus: Corpus, *, reversed_cases: frozenset[str] = frozenset()) -> list[Delivery]:
+    """Every generated landing file, then the planted special cases (see `plant`), with their
+    "after" rules: each case lands after what it overtakes (plan.json `overtakes`) unless its
+    role is in `reversed_cases`, then strictly before it; and always after its `after` files."""
+    assert set(reversed_cases) <= set(REVERSIBLE)
     landing = corpus.landing
-    out = [
-        Delivery(
-            p.relative_to(landing).as_posix(), p.relative_to(landing).as_posix(), p.read_bytes()
-        )
-        for p in sorted(landing.rglob("*"))
-        if p.is_file()
-    ]
     planted = corpus.root / "planted"
     specs = _read_plan(planted)
+    followers: dict[str, list[str]] = {}  # file -> reversed cases it must follow
     for spec in specs:
-        after = tuple(spec["after"])
-        if spec["role"] == "void" and void_first:
-            after = ()
-        name = spec["name"]
-        out.append(
-            Delivery(
-                name, spec["relative"], (planted / spec["file"]).read_bytes(), after, spec["role"]
-            )
-        )
-    if void_first:
-        void = next(d for d in out if d.role == "void")
-        claim_file = next(s for s in specs if s["role"] == "void")["after"][0]
-        out = [
-            Delivery(d.name, d.relative, d.content, (*d.after, void.name), d.role)
-            if d.name == claim_file
-            else d
-            for d in out
-        ]
+        if spec["role"] in reversed_cases:
+            for name in spec["overtakes"]:
+                followers.setdefault(name, []).append(spec["name"])
+    out = []
+    for p in sorted(landing.rglob("*")):
+        if p.is_file():
+            relative = p.relative_to(landing).as_posix()
+            after = tuple(followers.get(relative, ()))
+            out.append(Delivery(relative, relative, p.read_bytes(), after))
+    for spec in specs:
+        after = [*spec["after"], *followers.get(spec["name"], ())]
+        if spec["role"] not in reversed_cases:
+            after += spec["overtakes"]
+        content = (planted / spec["file"]).read_bytes()
+        out.append(Delivery(spec["name"], spec["relative"], content, tuple(after), spec["role"]))
     return out
 
 
@@ -135,6 +132,9 @@ def plant(root: Path) -> Corpus:
       every claims file holding that member's claims;
     * `census_discharges`: a later census snapshot that discharges every admission the last
       generated snapshot left open, after every census file.
+
+    The four last cases can also land the other way round (`deliveries(reversed_cases=...)`):
+    before the claim file(s) they correct or link, or before the last generated snapshot.
     """
     import json
 
@@ -210,7 +210,8 @@ def plant(root: Path) -> Corpus:
         "void",
         f"claims/claims_{payer}_20251201.csv",
         _csv_bytes(header, rows),
-        [original["file"]],
+        [],
+        overtakes=[original["file"]],
         claim_id="V" + void_id,
     )
     used_files.add(original["file"])
@@ -262,7 +263,8 @@ def plant(root: Path) -> Corpus:
         "replacement",
         f"claims/claims_{member[0].lower()}_20251202.csv",
         _csv_bytes(files[c["file"]][0], rows),
-        [c["file"]],
+        [],
+        overtakes=[c["file"]],
         claim_id="R" + cid,
         service_from_date=min(r["service_from_date"] for r in rows),
         person_id=f"member:{member[0]}:{member[1]}",
@@ -290,7 +292,8 @@ def plant(root: Path) -> Corpus:
         "roster_link",
         f"roster/{stem}_update.csv",
         _csv_bytes(roster_header, [linked]),
-        [roster_rel, *member_files],
+        [roster_rel],
+        overtakes=member_files,
         client_id=client["client_id"],
         member_id=member[1],
     )
@@ -316,7 +319,8 @@ def plant(root: Path) -> Corpus:
         "census_discharges",
         f"census/{census[-1].stem.rsplit('_', 1)[0]}_{later}.csv",
         _csv_bytes(header, closed),
-        [f.relative_to(landing).as_posix() for f in census],
+        [f.relative_to(landing).as_posix() for f in census[:-1]],
+        overtakes=[census[-1].relative_to(landing).as_posix()],
         discharged=len(opened),
     )
 
@@ -346,6 +350,7 @@ def plant(root: Path) -> Corpus:
         _csv_bytes(header, corrected),
         [rel],
         name=f"{rel}@corrected",
+        overtakes=[],
         dropped_claim_id=dropped,
     )
     # ... and the largest attendance file, its last row dropped
@@ -358,6 +363,7 @@ def plant(root: Path) -> Corpus:
         _csv_bytes(header, rows[:-1]),
         [rel],
         name=f"{rel}@corrected",
+        overtakes=[],
         rows=len(rows) - 1,
     )
 

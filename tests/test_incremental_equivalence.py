@@ -7,7 +7,10 @@ roster, census, claims CSV, X12 837P/837I/835) plus planted special cases (tests
 after its claim (and, drawn by the property, before it: a legal order too), a replacement that
 moves a claims-only member's last program claim 45 days later (across the 30-day episode gap),
 a roster row that links a client to a claims-only member after that member's claims landed, and a
-later census snapshot that discharges the admissions the last one left open.
+later census snapshot that discharges the admissions the last one left open. The property also
+draws which of the void, the replacement, the roster link and the late snapshot land the other
+way round (before the claims they correct or link, before the last snapshot): legal orders too;
+the property is only "after the batches == full refresh", whatever the pipeline makes of them.
 
 Each batch is copied into landing/ and refreshed with `iop.runner.run_full_refresh` (the
 production path: ingest of the newly landed files, dbt, the GX checks, publication). The
@@ -53,6 +56,7 @@ import duckdb
 import pytest
 from conftest import TEST_KEY
 from equivalence import (
+    REVERSIBLE,
     Clock,
     Delivery,
     assert_equivalent,
@@ -260,10 +264,11 @@ def test_fixed_adversarial_batches(corpus, tmp_path):
 
 
 def batchings(data, corpus) -> list[list[Delivery]]:
-    """A drawn landing: whether the void overtakes its claim, 2-6 batches (at least enough for the
-    chains of "after" rules), a file order and cut points; the rules repaired by construction."""
-    void_first = data.draw(st.booleans(), label="void_first")
-    items = deliveries(corpus, void_first=void_first)
+    """A drawn landing: which special cases land the other way round (before what they correct
+    or link: legal orders too), 2-6 batches (at least enough for the chains of "after" rules), a
+    file order and cut points; the rules repaired by construction (`plan_batches`)."""
+    reversed_cases = data.draw(st.frozensets(st.sampled_from(REVERSIBLE)), label="reversed")
+    items = deliveries(corpus, reversed_cases=reversed_cases)
     n = data.draw(st.integers(max(2, depth(items) + 1), 6), label="batches")
     order = data.draw(st.permutations(range(len(items))), label="order")
     cuts = data.draw(
