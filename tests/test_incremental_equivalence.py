@@ -274,8 +274,10 @@ def batchings(data, corpus) -> list[list[Delivery]]:
     """A drawn landing: which special cases land the other way round (before what they correct
     or link: legal orders too), 2-6 batches (at least enough for the chains of "after" rules), a
     file order and cut points; the rules repaired by construction (`plan_batches`)."""
-    reversed_cases = data.draw(st.frozensets(st.sampled_from(REVERSIBLE)), label="reversed")
-    items = deliveries(corpus, reversed_cases=reversed_cases)
+    # drawn as the cases that keep their order, so that the simplest example (the one the
+    # default run draws first) has them all reversed: the fixed test has them all in order
+    in_order = data.draw(st.frozensets(st.sampled_from(REVERSIBLE)), label="in_order")
+    items = deliveries(corpus, reversed_cases=frozenset(REVERSIBLE) - in_order)
     n = data.draw(st.integers(max(2, depth(items) + 1), 6), label="batches")
     order = data.draw(st.permutations(range(len(items))), label="order")
     cuts = data.draw(
