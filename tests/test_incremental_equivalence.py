@@ -14,7 +14,11 @@ the property is only "after the batches == full refresh", whatever the pipeline 
 
 Each batch is copied into landing/ and refreshed with `iop.runner.run_full_refresh` (the
 production path: ingest of the newly landed files, dbt, the GX checks, publication). The
-reference is a fresh data folder holding what landing/ holds at the end, landed at once.
+reference is a fresh data folder holding what landing/ holds at the end, landed at once. A refresh
+the pipeline refuses (a blocking check fails: e.g. remittances landed before any claim leave
+staging.claims empty while the claims feed has delivered) is legitimate: a full refresh of what
+landing/ holds at that moment must then be refused by the same checks, and the next batches go
+on (the final refresh, of every file, publishes).
 
 Landing times. The pipeline reads one timestamp of a file: its modification time, as `_landed_at`
 ("latest landed wins" in core.persons / sessions / census / claim_lines, and claim versions'
