@@ -307,6 +307,36 @@ def suite_feeds(table: str) -> tuple[str, ...]:
     return tuple(json.loads(path.read_text()).get("meta", {}).get("feeds", ()))
 
 
+@cache
+def suite_layouts(table: str) -> tuple[str, ...]:
+    """The source layouts a table's rows come from (the suite's `meta.layouts`), where its feed
+    also delivers other layouts (the claims feed: 837 claims and 835 remittances); empty when
+    the feeds say it all."""
+    path = EXPECTATIONS_DIR / f"{table}.json"
+    if not path.is_file():
+        return ()
+    return tuple(json.loads(path.read_text()).get("meta", {}).get("layouts", ()))
+
+
+def undelivered_layouts(con: duckdb.DuckDBPyConnection, layouts: tuple[str, ...]) -> list[str]:
+    """Of `layouts`, those of which no file was landed and recognized (ingested, superseded,
+    removed or excluded; a file rejected before its layout was known has none)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'registry'"
+    ).fetchall()[0][0]
+    if not layouts or not exists:
+        return []
+    delivered = {
+        row[0]
+        for row in con.execute(
+            "select distinct layout from raw.registry where status <> 'ignored' "
+            "and layout is not null"
+        ).fetchall()
+    }
+    return [layout for layout in layouts if layout not in delivered]
+
+
 def undelivered_feeds(con: duckdb.DuckDBPyConnection, feeds: tuple[str, ...]) -> list[str]:
     """Of `feeds`, those that never delivered a file (no landed content at all, read or
     rejected; ignored files do not count): a partial deployment, e.g. a payer with no
@@ -336,12 +366,20 @@ def validate_table(
     """Run a table's expectations: one aggregate scan, plus one query per uniqueness or
     unexpected-rows check, plus a small sample of failing rows for each failure.
 
-    A table resting only on feeds that never delivered a file (`suite_feeds`) is empty by
-    design: every expectation is `not_applicable` (DQD's status), row counts included."""
+    A table resting only on feeds that never delivered a file (`suite_feeds`), or only on
+    layouts of which no file was delivered (`suite_layouts`), is empty by design: every
+    expectation is `not_applicable` (DQD's status), row counts included."""
     feeds = suite_feeds(table)
     missing_feeds = undelivered_feeds(con, feeds)
+    layouts = suite_layouts(table)
+    missing_layouts = undelivered_layouts(con, layouts)
+    reason = None
     if feeds and len(missing_feeds) == len(feeds):
         reason = f"feed {', '.join(missing_feeds)} never delivered a file (partial deployment)"
+    elif layouts and len(missing_layouts) == len(layouts):
+        # e.g. a payer whose 835 remittances land before its first claim file
+        reason = f"no {', '.join(layouts)} file was delivered yet (its feed delivered others)"
+    if reason is not None:
         return [
             ExpectationResult(e, True, False, 0, 0, None, details={"not_applicable": reason})
             for e in expectations

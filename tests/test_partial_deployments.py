@@ -128,3 +128,28 @@ def test_a_feed_that_delivered_an_empty_table_still_fails_its_row_count(tmp_path
     con.execute("delete from raw.registry")
     results = validation.validate_table(con, "staging.attendance", expectations[:1])
     assert [r.status for r in results] == ["not_applicable"]
+
+
+def test_remittances_before_any_claim_file_do_not_block(tmp_path):
+    # A payer's 835s may land before the first claim file of the feed: the claims tables are empty
+    # by design then, their checks not applicable; a claim file delivered empty still fails.
+    import duckdb
+
+    from iop import validation
+
+    con = duckdb.connect()
+    con.execute("create schema raw; create schema staging")
+    con.execute("create table raw.registry (feed varchar, layout varchar, status varchar)")
+    con.execute("insert into raw.registry values ('claims', 'remittance_835', 'ingested')")
+    con.execute("create table staging.claims (claim_id varchar)")
+    assert validation.suite_layouts("staging.claims") == ("claims_csv",)
+    assert validation.undelivered_feeds(con, ("claims",)) == []
+    assert validation.undelivered_layouts(con, ("claims_csv",)) == ["claims_csv"]
+    suite = validation.load_suite(validation.EXPECTATIONS_DIR / "staging.claims.json")
+    count = tuple(e for e in suite if e.type == "expect_table_row_count_to_be_between")[:1]
+    results = validation.validate_table(con, "staging.claims", count)
+    assert [r.status for r in results] == ["not_applicable"]
+    assert "no claims_csv file was delivered" in results[0].details["not_applicable"]
+    con.execute("insert into raw.registry values ('claims', 'claims_csv', 'ingested')")
+    results = validation.validate_table(con, "staging.claims", count)
+    assert [r.status for r in results] == ["failed"]
