@@ -272,10 +272,18 @@ def phase_pipeline(landing: Path, work: Path) -> dict:
     }
     validation = sum(seconds for key, seconds in steps.items() if key.startswith("gx_"))
     slowest = dict(sorted(steps.items(), key=lambda kv: -kv[1])[:8])
+    # each dbt model's own seconds, from its materialization's metadata
+    models = {}
+    for record in instance.all_logs(result.run_id):
+        event = record.asset_materialization
+        if event is not None and "dbt_seconds" in event.metadata:
+            models[event.asset_key.to_user_string()] = event.metadata["dbt_seconds"].value
     return {
         "success": result.success,
         "validation_seconds": round(validation, 3),
         "slowest_steps": {k: round(v, 2) for k, v in slowest.items()},
+        "steps": {k: round(v, 2) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])},
+        "model_seconds": dict(sorted(models.items(), key=lambda kv: -kv[1])),
     }
 
 
