@@ -119,7 +119,7 @@ def _raw_views_over_csv(con, landing: Path) -> None:
         con.register(f"x12_{layout}", table)
         con.execute(
             f"create or replace table raw.x12_{layout} as select *"
-            ", _source_file as _file_sha256, now()::timestamp as _landed_at "
+            ", sha256(_source_file) as _file_sha256, now()::timestamp as _landed_at "
             f"from x12_{layout}"
         )
     for layout, paths in files_by_layout(landing).items():
@@ -141,7 +141,7 @@ def _raw_views_over_csv(con, landing: Path) -> None:
         quoted = ", ".join("'" + n + "'" for n in names)
         con.execute(
             f"create or replace view raw.{layout} as select * exclude (filename)"
-            ", filename as _source_file, filename as _file_sha256"
+            ", filename as _source_file, sha256(filename) as _file_sha256"
             ", row_number() over (partition by filename) as _row_number"
             ", now()::timestamp as _landed_at "
             f"from read_csv({_list(paths)}, header = true, all_varchar = true, filename = true"

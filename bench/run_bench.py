@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-data", action="store_true", help="reuse generated input if present")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--only", help="comma-separated phases to run (load,bare,pipeline,incremental,naive)"
+    )
     args = parser.parse_args(argv)
 
     data_dir = Path(os.environ.get("IOP_DATA_DIR", ROOT / "data")).resolve()
@@ -215,16 +218,23 @@ def main(argv: list[str] | None = None) -> dict:
          "--work", str(size_dir / "compile")],
         env=env, cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
-    results["load"] = phase("load", "load")
-    results["bare"] = phase("bare", "bare")
+    wanted = set(args.only.split(",")) if args.only else None
+
+    def runs(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    if runs("load"):
+        results["load"] = phase("load", "load")
+    if runs("bare"):
+        results["bare"] = phase("bare", "bare")
     pipeline_data = size_dir / "pipeline" / "data"
     _link_tree(landing, pipeline_data / "landing")
     pipeline_env = {"IOP_DATA_DIR": str(pipeline_data)}
     results["pipeline"] = phase("pipeline", "pipeline", pipeline_env)
-    if holdback_rows:
+    if holdback_rows and runs("incremental"):
         _link_tree(generated / "holdback", pipeline_data / "landing")
         results["incremental"] = phase("incremental", "pipeline", pipeline_env)
-    if args.size in NAIVE_SIZES and not args.skip_naive:
+    if args.size in NAIVE_SIZES and not args.skip_naive and runs("naive"):
         results["naive"] = phase("naive", "naive")
 
     for name, result in results.items():

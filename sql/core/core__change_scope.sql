@@ -30,7 +30,7 @@ select null::varchar as key_kind, null::varchar as key_value where false
 with changed_keys as (
     select distinct k.key_kind, k.key_value
     from {{ ref('core__file_keys') }} as k
-    join {{ ref('core__file_changes') }} as c using (file_sha256)
+    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
 )
 
 , roster_links as (

@@ -1,7 +1,10 @@
 -- The keys each staged file carries that the core layer is keyed by: client ids (of attendance,
 -- census and roster files, each its own kind), member ids (roster, claims, 835 remittances) and
--- claim ids (a claim line's claim id and the original it names; an 835's CLP01 and CLP07). Appended for files not indexed
--- yet and kept for files later dropped, so a dropped file's keys tell what it changed.
+-- claim ids (a claim line's claim id and the original it names; an 835's CLP01 and CLP07).
+-- Appended for files not indexed yet and kept for files later dropped, so a dropped file's keys
+-- tell what it changed. A file is named by file_id, the first 128 bits of its SHA-256 as an
+-- integer: 16 bytes instead of a 64-character string on tens of millions of rows at size L (the
+-- distinct keys of a full build then fit DuckDB's memory limit).
 -- Grain: one row per file content x key kind x key value.
 {%- do scoped_incremental_config('false') %}
 {%- set pending = pending_core_files() %}
@@ -29,6 +32,6 @@ with keys as (
     where _rule is null and {{ pending }}
 )
 
-select distinct file_sha256, key_kind, key_value
+select distinct {{ file_id('file_sha256') }} as file_id, key_kind, key_value
 from keys
 where key_value is not null

@@ -97,9 +97,9 @@
         true
     {%- elif scoped() -%}
         {%- set query -%}
-            select file_sha256 from {{ ref('core__file_changes') }} where change = 'added'
-            except
-            select file_sha256 from {{ this }}
+            select file_sha256 from {{ ref('core__file_changes') }}
+            where change = 'added'
+                and {{ file_id('file_sha256') }} not in (select file_id from {{ this }})
             order by 1
         {%- endset -%}
         {%- set files = run_query(query).columns[0].values() | list -%}
@@ -108,4 +108,10 @@
         {%- do ref('core__file_changes') -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+
+-- A landed file's id in core.file_keys: the first 128 bits of its SHA-256 (hex) as an integer.
+{% macro file_id(sha256) -%}
+    ('0x' || left({{ sha256 }}, 32))::uhugeint
 {%- endmacro %}
