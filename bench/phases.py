@@ -319,7 +319,7 @@ def phase_naive(landing: Path, work: Path) -> dict:
             con.register(f"frame_{layout}", frame)
             con.execute(
                 f"create or replace table raw.{layout} as select *, "
-                "'' as _source_file, '' as _file_sha256, "
+                f"'' as _source_file, sha256('{layout}') as _file_sha256, "
                 "row_number() over () as _row_number, now()::timestamp as _landed_at "
                 f"from frame_{layout}"
             )
