@@ -318,42 +318,35 @@ def suite_layouts(table: str) -> tuple[str, ...]:
     return tuple(json.loads(path.read_text()).get("meta", {}).get("layouts", ()))
 
 
-def undelivered_layouts(con: duckdb.DuckDBPyConnection, layouts: tuple[str, ...]) -> list[str]:
-    """Of `layouts`, those of which no file was landed and recognized (ingested, superseded,
-    removed or excluded; a file rejected before its layout was known has none)."""
+def _undelivered(con: duckdb.DuckDBPyConnection, column: str, wanted: tuple[str, ...]) -> list[str]:
+    """Of `wanted` values of raw.registry's `column` (feed or layout), those no landed file has
+    (ignored files do not count); none when raw.registry does not exist."""
     exists = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'raw' and table_name = 'registry'"
     ).fetchall()[0][0]
-    if not layouts or not exists:
+    if not wanted or not exists:
         return []
     delivered = {
         row[0]
         for row in con.execute(
-            "select distinct layout from raw.registry where status <> 'ignored' "
-            "and layout is not null"
+            f"select distinct {column} from raw.registry where status <> 'ignored'"
         ).fetchall()
     }
-    return [layout for layout in layouts if layout not in delivered]
+    return [value for value in wanted if value not in delivered]
+
+
+def undelivered_layouts(con: duckdb.DuckDBPyConnection, layouts: tuple[str, ...]) -> list[str]:
+    """Of `layouts`, those of which no file was landed and recognized (ingested, superseded,
+    removed or excluded; a file rejected before its layout was known has none)."""
+    return _undelivered(con, "layout", layouts)
 
 
 def undelivered_feeds(con: duckdb.DuckDBPyConnection, feeds: tuple[str, ...]) -> list[str]:
     """Of `feeds`, those that never delivered a file (no landed content at all, read or
     rejected; ignored files do not count): a partial deployment, e.g. a payer with no
     attendance feed. Every feed counts as delivered when raw.registry does not exist."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'registry'"
-    ).fetchone()[0]
-    if not feeds or not exists:
-        return []
-    delivered = {
-        row[0]
-        for row in con.execute(
-            "select distinct feed from raw.registry where status <> 'ignored'"
-        ).fetchall()
-    }
-    return [f for f in feeds if f not in delivered]
+    return _undelivered(con, "feed", feeds)
 
 
 def validate_table(
