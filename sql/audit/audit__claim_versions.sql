@@ -6,8 +6,7 @@
 -- Grain: one row per claim version (claim id, received date, frequency code).
 -- Built in the core step and refreshed by change scope (sql/macros/incremental.sql): the versions
 -- of the claim ids in core.change_scope (every claim of the members in scope) are resolved again.
-{%- do scoped_incremental_config(
-    "claim_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'claim')") %}
+{%- do scoped_incremental_config(scope_rows('claim_id', 'claim')) %}
 {%- set claims -%}
     (select * from {{ ref('staging__claims') }} where {{ in_change_scope('member_id', 'member') }})
 {%- endset %}

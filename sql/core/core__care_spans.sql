@@ -4,8 +4,7 @@
 -- Grain: one row per distinct (person, level, source, program, start, end) span.
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
 -- deleted and computed again.
-{%- do scoped_incremental_config(
-    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
+{%- do scoped_incremental_config(changed_person_rows()) %}
 select distinct
     person_id
     , level_of_care

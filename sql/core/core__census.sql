@@ -3,8 +3,7 @@
 -- Grain: one row per admission.
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of the census clients in
 -- core.change_scope are deleted and computed again.
-{%- do scoped_incremental_config(
-    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'census_client')") %}
+{%- do scoped_incremental_config(scope_rows('client_id', 'census_client')) %}
 select
     'client:' || client_id as person_id
     , source_layout

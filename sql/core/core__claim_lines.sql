@@ -16,8 +16,7 @@
 -- Grain: one row per line of a final claim version.
 -- Refreshed by change scope (sql/macros/incremental.sql): the lines of the members in
 -- core.change_scope (every claim chain they take part in) are deleted and computed again.
-{%- do scoped_incremental_config(
-    "member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')") %}
+{%- do scoped_incremental_config(scope_rows('member_id', 'member')) %}
 with versions as (
 {%- if in_unit_test() %}
     {#- a unit test gives staging rows: the versions are resolved from them, as audit.claim_versions does #}

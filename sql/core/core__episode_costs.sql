@@ -10,8 +10,7 @@
 -- Grain: one row per episode (every episode of core.episodes).
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
 -- deleted and computed again.
-{%- do scoped_incremental_config(
-    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
+{%- do scoped_incremental_config(changed_person_rows()) %}
 with lines as (
     select
         e.episode_id

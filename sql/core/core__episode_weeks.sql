@@ -8,8 +8,7 @@
 -- Grain: one row per episode x week of the episode.
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
 -- deleted and computed again.
-{%- do scoped_incremental_config(
-    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
+{%- do scoped_incremental_config(changed_person_rows()) %}
 with episodes as (
     select
         e.episode_id

@@ -7,6 +7,5 @@
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of core.changed_persons are
 -- deleted and computed again.
 -- Grain: one row per person x level of care x episode.
-{%- do scoped_incremental_config(
-    "person_id in (select person_id from {{ ref('core__changed_persons') }})") %}
+{%- do scoped_incremental_config(changed_person_rows()) %}
 {{ episodes_of_persons(ref('core__care_spans'), ref('core__sessions')) }}

@@ -6,9 +6,8 @@
 -- Refreshed by change scope (sql/macros/incremental.sql): the persons of the clients and members
 -- in core.change_scope (as they were and as they are) are deleted and computed again.
 {%- do scoped_incremental_config(
-    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'care_client')"
-    ~ " or member_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'member')"
-    ~ " or person_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'person')") %}
+    scope_rows('client_id', 'care_client') ~ ' or ' ~ scope_rows('member_id', 'member')
+    ~ ' or ' ~ scope_rows('person_id', 'person')) %}
 with all_latest_roster as (
     select *
     from {{ ref('staging__roster') }}

@@ -3,8 +3,7 @@
 -- Grain: one row per scheduled session.
 -- Refreshed by change scope (sql/macros/incremental.sql): the rows of the attendance clients
 -- (kind client) in core.change_scope are deleted and computed again.
-{%- do scoped_incremental_config(
-    "client_id in (select key_value from {{ ref('core__change_scope') }} where key_kind = 'client')") %}
+{%- do scoped_incremental_config(scope_rows('client_id', 'client')) %}
 select
     'client:' || client_id as person_id
     , source_layout

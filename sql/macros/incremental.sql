@@ -60,6 +60,18 @@
 {%- endmacro %}
 
 
+-- The delete condition (a hook's text, rendered when the hook runs) of the rows whose `column` is
+-- a key of `kind` in the change scope, and of the rows of the changed persons.
+{% macro scope_rows(column, kind) -%}
+    {{- return(column ~ " in (select key_value from {{ ref('core__change_scope') }} where key_kind = '"
+        ~ kind ~ "')") -}}
+{%- endmacro %}
+
+{% macro changed_person_rows() -%}
+    {{- return("person_id in (select person_id from {{ ref('core__changed_persons') }})") -}}
+{%- endmacro %}
+
+
 -- SQL condition: `column` is one of the keys of `kind` (client, member, claim, person) in the
 -- change scope; `true` on a full build.
 {% macro in_change_scope(column, kind) -%}
