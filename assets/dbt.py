@@ -37,6 +37,7 @@ from iop.settings import IopSettings
 REGISTRY_KEY = AssetKey(["raw", "registry"])
 CHECK_RESULTS_KEY = AssetKey(["audit", "check_results"])
 PROGRAM_QUALITY_KEY = AssetKey(["marts", "program_quality_monthly_overall"])
+MARTS_STEP = "dbt_marts"
 
 # audit.check_results is written by the asset checks (assets/checks.py), read by a mart.
 check_results = AssetSpec(
@@ -90,19 +91,28 @@ def _node_names(context: AssetExecutionContext) -> list[str]:
     return sorted(names)
 
 
-def _decide(context: AssetExecutionContext, settings: IopSettings) -> build_state.Decision:
-    """The run's decision (taken by its first dbt step, read back by the others)."""
+def _decide(
+    context: AssetExecutionContext, settings: IopSettings, step: str
+) -> tuple[build_state.Decision, dict[str, Any]]:
+    """The run's decision (taken by its first dbt step, read back by the others), and the step's
+    run vars: the marts step refreshes person-level marts by change scope only when the previous
+    run built every layer whole (so the marts saw every earlier core step)."""
     with settings.connect() as con:
-        return build_state.decide(
+        decision = build_state.decide(
             con, settings, context.run.run_id, requested=build_state.requested(context.run.tags)
         )
+        if step != MARTS_STEP or decision.full:
+            return decision, {}
+        by_scope = build_state.previous_run_completed(con, context.run.run_id)
+    context.log.info(f"{step}: person-level marts by change scope: {by_scope}")
+    return decision, {"marts_by_scope": by_scope}
 
 
 # Models dbt builds at once, per step. The marts are many independent aggregates, most of them
 # small: built four at a time, one's Python bookkeeping overlaps another's query (a fifth less time
 # for the step on two cores, measured at size M). Staging and core stay one at a time: their
 # models are few, large and in a chain, and peak memory matters more there.
-STEP_THREADS = {"dbt_marts": 4}
+STEP_THREADS = {MARTS_STEP: 4}
 
 
 def _materialize(
@@ -112,10 +122,16 @@ def _materialize(
     incremental or in full as the run decided, then one Output per built node with its row count;
     a failed node fails the step after the others are reported, so nothing downstream of it
     runs. A step that built all its nodes is recorded (the last one stores the build state)."""
-    decision = _decide(context, settings)
+    decision, run_vars = _decide(context, settings, step)
     context.log.info(f"{step}: {decision.reason}")
     threads = STEP_THREADS.get(step, 1)
-    outcome = build(settings, _node_names(context), full_refresh=decision.full, threads=threads)
+    outcome = build(
+        settings,
+        _node_names(context),
+        full_refresh=decision.full,
+        threads=threads,
+        run_vars=run_vars,
+    )
     # a step counts for the build state only when it built every node of its layer
     whole = set(context.selected_asset_keys) >= set(context.assets_def.keys)
     record = whole and not outcome.failures

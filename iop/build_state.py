@@ -260,6 +260,19 @@ def step_succeeded(con: duckdb.DuckDBPyConnection, run_id: str, step: str) -> bo
     return stored
 
 
+def previous_run_completed(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether the run recorded before `run_id` built staging, core and the marts whole: then the
+    marts saw every earlier core step, and may be refreshed by this run's change scope."""
+    ensure_tables(con)
+    rows = con.execute(
+        "select completed_at is not null from audit.build_runs where decided_at < "
+        "(select decided_at from audit.build_runs where run_id = ?) "
+        "order by decided_at desc limit 1",
+        [run_id],
+    ).fetchall()
+    return bool(rows) and rows[0][0]
+
+
 def requested(tags: dict[str, str]) -> bool:
     """A run asks for a full rebuild with the tag iop/full_refresh=true."""
     return str(tags.get(FULL_REFRESH_TAG, "")).lower() == "true"

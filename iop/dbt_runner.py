@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 from iop import dbt_project
@@ -65,11 +66,17 @@ def _close_database() -> None:
 
 
 def build(
-    settings: IopSettings, node_names: list[str], *, full_refresh: bool = False, threads: int = 1
+    settings: IopSettings,
+    node_names: list[str],
+    *,
+    full_refresh: bool = False,
+    threads: int = 1,
+    run_vars: dict[str, Any] | None = None,
 ) -> BuildOutcome:
     """`dbt build --select <nodes>` (unit tests excluded) against this data folder; with
     `full_refresh`, `--full-refresh`: incremental models and seeds are rebuilt whole (the run's
-    decision, iop/build_state.py). `threads`: how many models dbt builds at once."""
+    decision, iop/build_state.py). `threads`: how many models dbt builds at once. `run_vars`: dbt
+    vars of this invocation besides the rule parameters (not part of the build fingerprint)."""
     from dbt.cli.main import dbtRunner
 
     outcome = BuildOutcome()
@@ -87,8 +94,8 @@ def build(
         args.append("--full-refresh")
     if threads > 1:
         args += ["--threads", str(threads)]
-    if rule_vars := settings.dbt_vars():
-        args += ["--vars", json.dumps(rule_vars)]
+    if all_vars := {**settings.dbt_vars(), **(run_vars or {})}:
+        args += ["--vars", json.dumps(all_vars)]
     nodes = dbt_project.manifest()["nodes"]
     # profiles.yml reads the data folder and DuckDB limits from the environment
     with patch.dict(os.environ, settings.dbt_env()):

@@ -516,6 +516,8 @@ def land_all(data_dir: Path, final: dict) -> None:
 RUN_COLUMNS = {
     "_publication": {"run_id", "published_at"},
     "check_history": {"run_id", "checked_at"},
+    # whether the last core build changed an NPI's verdict: what that run did (bookkeeping)
+    "own_billing_npis": {"classification_changed"},
 }  # fmt: skip
 # Columns safe to show in a difference message (no person identifier; person_key is keyed).
 SHOWN = {

@@ -62,6 +62,8 @@ EXPECTED_ASSETS = {
     "core/episode_costs",
     "core/episode_weeks",
     "core/episode_diagnoses",
+    "core/billed_days",
+    "core/own_billing_npis",
     "core/applied_files",
     "marts/episodes",
     "marts/length_of_stay_by_level",

@@ -102,6 +102,55 @@
 
 
 
+-- Marts refreshed by change scope (marts.reconciliation_person_day): a mart whose every row is
+-- one person's deletes the rows of core.changed_persons and appends them computed again. That is
+-- sound only when the marts saw every earlier core step: the marts step sets the var
+-- marts_by_scope only when the run's previous run built staging, core and marts whole
+-- (assets/dbt.py, iop/build_state.py); otherwise, and when a row of the model's config
+-- `rebuild_when` ({'model': <a model it refs>, 'where': <condition>}) meets the condition, the
+-- mart is computed whole.
+{% macro mart_scoped() -%}
+    {%- if not (is_incremental() and core_incremental() and var('marts_by_scope', false)) -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set rebuild_when = config.get('rebuild_when') -%}
+    {%- if rebuild_when -%}
+        {%- set query -%}
+            select count(*) > 0 from {{ ref(rebuild_when['model']) }} where {{ rebuild_when['where'] }}
+        {%- endset -%}
+        {{- return(not run_query(query).columns[0].values()[0]) -}}
+    {%- endif -%}
+    {{- return(true) -}}
+{%- endmacro %}
+
+
+-- Config of a mart refreshed by change scope: `delete_where` is the hook's SQL condition (on the
+-- mart's columns) of the changed persons' rows; `rebuild_when` see mart_scoped().
+{% macro mart_scoped_config(delete_where, rebuild_when) -%}
+    {%- do config(
+        materialized='incremental'
+        , incremental_strategy='append'
+        , rebuild_when=rebuild_when
+        , pre_hook=["{% if is_incremental() %}delete from {{ this }}"
+            ~ "{% if mart_scoped() %} where " ~ delete_where ~ "{% endif %}{% endif %}"]
+    ) -%}
+{%- endmacro %}
+
+
+-- SQL condition: the person is one whose inputs changed, on a mart build by scope; else `true`.
+{% macro in_mart_scope(column='person_id') -%}
+    {%- if in_unit_test() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
+    {%- if mart_scoped() -%}
+        {{ column }} in (select person_id from {{ persons }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
 -- SQL condition on a staging table: the row's file is one core.file_keys has not indexed yet
 -- (on an incremental build a constant list, which DuckDB prunes the table's row groups with).
 {% macro pending_core_files() -%}

@@ -1,20 +1,25 @@
 -- Attendance against billing, by person-day: for each EHR client and day, whether a session was
 -- attended at a level of care (core.sessions) and whether the provider's own final claim lines
--- (core.claim_lines, classified to a level) cover that day at that level; status
--- attended_and_billed, attended_not_billed, billed_not_attended, or attended_no_member_id for
--- clients without a payer member id, who cannot be billed. Totals by month x program x level of
--- care are marts.reconciliation_program_month.
--- Own billing NPIs: the data has no provider master, so a billing NPI is the provider's own when
--- more than half of the distinct person-days its classified lines cover for EHR clients are days
--- on which that client attended an EHR session (at any level). Lines of other NPIs (a client's
--- therapist elsewhere, a residential stay) are neither billing nor billing errors of the program.
+-- (core.billed_days: core.claim_lines classified to a level, by the day they cover) cover that day
+-- at that level; status attended_and_billed, attended_not_billed, billed_not_attended, or
+-- attended_no_member_id for clients without a payer member id, who cannot be billed. Totals by
+-- month x program x level of care are marts.reconciliation_program_month.
+-- Own billing NPIs are inferred (core.own_billing_npis); lines of other NPIs (a client's therapist
+-- elsewhere, a residential stay) are neither billing nor billing errors of the program.
 -- Only EHR clients (core.persons.person_source = 'ehr') are reconciled; clients without a roster
 -- row have no person key and are left out, as in marts.episodes.
 -- Grain: one row per EHR client x service day x level of care that was attended or billed.
+-- Refreshed by change scope (sql/macros/incremental.sql, mart_scoped()): every row is a person's,
+-- so a refresh deletes the rows of core.changed_persons and appends them computed again; it is
+-- rebuilt whole when an own NPI's verdict or program changed (core.own_billing_npis).
+{%- do mart_scoped_config(
+    "person_key in (select pseudonymize(person_id) from {{ ref('core__changed_persons') }})"
+    , rebuild_when={'model': 'core__own_billing_npis', 'where': 'classification_changed'}
+) %}
 with ehr_persons as (
     select person_id, person_key, member_id is not null as billable
     from {{ ref('core__persons') }}
-    where person_source = 'ehr'
+    where person_source = 'ehr' and {{ in_mart_scope() }}
 )
 
 , attended_sessions as (
@@ -35,51 +40,17 @@ with ehr_persons as (
     group by all
 )
 
-, claim_days as (
-    -- every day each classified final line of an EHR client covers
-    select
-        c.person_id
-        , coalesce(c.billing_npi, '') as billing_npi
-        , c.level_of_care
-        , unnest(generate_series(c.service_from_date, c.service_to_date, interval 1 day))::date
-            as service_date
-    from {{ ref('core__claim_lines') }} as c
-    join ehr_persons as p using (person_id)
-    where c.level_of_care is not null
-)
-
-, npi_person_days as (
-    select distinct billing_npi, person_id, service_date
-    from claim_days
-)
-
-, attended_any_level as (
-    select person_id, service_date, mode(program) as program
-    from attended_sessions
-    group by all
-)
-
-, own_npis as (
-    select
-        n.billing_npi
-        , count(*) as person_days
-        , count(a.person_id) as attended_person_days
-        , mode(a.program) as npi_program
-    from npi_person_days as n
-    left join attended_any_level as a using (person_id, service_date)
-    group by n.billing_npi
-    having count(a.person_id) * 2 > count(*)
-)
-
 , billed_days as (
     select
         d.person_id
         , d.service_date
         , d.level_of_care
-        , count(*) as claim_lines
+        , sum(d.claim_lines) as claim_lines
         , min(o.npi_program) as npi_program
-    from claim_days as d
-    join own_npis as o using (billing_npi)
+    from {{ ref('core__billed_days') }} as d
+    join ehr_persons as p using (person_id)
+    join {{ ref('core__own_billing_npis') }} as o using (billing_npi)
+    where o.is_own
     group by all
 )
 
