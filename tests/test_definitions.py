@@ -64,6 +64,7 @@ EXPECTED_ASSETS = {
     "core/episode_diagnoses",
     "core/billed_days",
     "core/own_billing_npis",
+    "core/session_months",
     "core/applied_files",
     "marts/episodes",
     "marts/length_of_stay_by_level",

@@ -53,20 +53,24 @@ with as_of as (
     where e.source <> 'claims'
 )
 
+-- each row an event source: a person-month's sessions (summed in core.session_months), an
+-- admission or a discharge
 , events as (
     select
-        date_trunc('month', session_date)::date as month
+        month
         , program
         , level_of_care
         , person_id
         , 'session' as event
-        , attended
-        , attendance_status
+        , sessions_scheduled
+        , sessions_attended
+        , sessions_no_show
+        , sessions_cancelled
         , null::bigint as length_of_stay
         , null::varchar as discharge_reason
         , null::boolean as stepped_down_30d
         , null::boolean as window_30d_complete
-    from {{ ref('core__sessions') }}
+    from {{ ref('core__session_months') }}
 
     union all
 
@@ -76,6 +80,8 @@ with as_of as (
         , level_of_care
         , person_id
         , 'admission'
+        , null
+        , null
         , null
         , null
         , null
@@ -94,6 +100,8 @@ with as_of as (
         , 'discharge'
         , null
         , null
+        , null
+        , null
         , length_of_stay
         , discharge_reason
         , stepped_down_30d
@@ -108,15 +116,14 @@ with as_of as (
         , coalesce(program, 'All') as program
         , level_of_care
         , count(distinct person_id) as persons
-        , count(distinct person_id) filter (where event = 'session' and attended) as census
+        , count(distinct person_id) filter (where event = 'session' and sessions_attended > 0)
+            as census
         , count(*) filter (where event = 'admission') as admissions
         , count(*) filter (where event = 'discharge') as discharges
-        , count(*) filter (where event = 'session') as sessions_scheduled
-        , count(*) filter (where event = 'session' and attended) as sessions_attended
-        , count(*) filter (where attendance_status = 'no_show') as sessions_no_show
-        , count(*) filter (
-            where attendance_status in ('cancelled_client', 'cancelled_program')
-        ) as sessions_cancelled
+        , coalesce(sum(sessions_scheduled), 0)::bigint as sessions_scheduled
+        , coalesce(sum(sessions_attended), 0)::bigint as sessions_attended
+        , coalesce(sum(sessions_no_show), 0)::bigint as sessions_no_show
+        , coalesce(sum(sessions_cancelled), 0)::bigint as sessions_cancelled
         , quantile_cont(length_of_stay, 0.5) filter (where event = 'discharge') as median_los
         , count(*) filter (where event = 'discharge' and discharge_reason is not null)
             as discharges_with_reason
