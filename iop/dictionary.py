@@ -127,6 +127,8 @@ class ModelDoc:
     materialized: str | None = None
     # The columns that identify a row (meta.unique_key): one grain per table.
     unique_key: tuple[str, ...] = ()
+    # How a refresh updates the table (meta.refresh): every mart says, and why.
+    refresh: str | None = None
 
     @property
     def table(self) -> str:
@@ -225,6 +227,9 @@ def from_node(node: Mapping) -> ModelDoc:
         layer=node["schema"],
         materialized=(node.get("config") or {}).get("materialized"),
         unique_key=tuple(str(c) for c in _meta(node).get("unique_key") or ()),
+        refresh=_text(_meta(node)["refresh"], f"{where}: meta.refresh")
+        if _meta(node).get("refresh")
+        else None,
     )
 
 
@@ -393,6 +398,8 @@ def _markdown_section(doc: ModelDoc, heading: str) -> list[str]:
     ]
     if doc.unique_key:
         lines += [f"**Unique key:** {', '.join(f'`{c}`' for c in doc.unique_key)}.", ""]
+    if doc.refresh:
+        lines += [f"**Refresh:** {_md(_sentence(doc.refresh))}", ""]
     if doc.path is not None:
         source = doc.path.relative_to(PROJECT_ROOT).with_suffix(".sql").as_posix()
         kind = f" ({doc.materialized})" if doc.materialized else ""

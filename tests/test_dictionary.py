@@ -71,6 +71,18 @@ def test_every_model_has_yml_docs_beside_its_sql(docs):
             assert len(column.description.split()) >= 3, f"{model.table}.{column.name}: describe it"
 
 
+def test_every_mart_says_how_a_refresh_updates_it(docs):
+    """Issue 9: each mart's docs say whether a refresh recomputes it by change scope or whole, and
+    the markdown shows it; an incremental mart is one that says so."""
+    for model in dbt_project.models("marts"):
+        doc = docs[model.table]
+        assert doc.refresh and len(doc.refresh.split()) >= 10, f"{model.table}: meta.refresh"
+        by_scope = doc.refresh.startswith("By change scope")
+        assert by_scope == (model.materialized == "incremental"), model.table
+        assert by_scope or doc.refresh.startswith("Rebuilt whole every run"), model.table
+    assert "**Refresh:** By change scope" in dictionary.render_markdown()
+
+
 def test_every_model_yml_documents_the_model_beside_it():
     """Model docs live in <model>.yml next to <model>.sql, one model each (sources and unit tests
     have yml files of their own, without `models:`)."""

@@ -1,0 +1,140 @@
+"""A mart refreshed by change scope (marts.reconciliation_person_day, issue 9 item 3) recomputes
+only the changed persons' rows, and is computed whole when a scoped refresh would not be sound:
+
+* an own billing NPI's verdict or program changed (core.own_billing_npis.classification_changed):
+  every person billed by that NPI changes, changed inputs or not;
+* the previous run did not build every layer (its marts did not see its core step's changes).
+
+The rows of one unchanged person are removed from the warehouse's mart before each refresh: a
+refresh by scope leaves them out, a whole one puts them back. So each case shows which one ran
+(the equivalence property test, tests/test_incremental_equivalence.py, shows the scoped results
+equal a full refresh).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import builders as b
+import duckdb
+import pytest
+from conftest import TEST_KEY, query
+
+MART = "marts.reconciliation_person_day"
+
+
+def _land_client(landing: Path, client: str, start: date) -> None:
+    """A new EHR client (roster row and three attended IOP sessions): a change of its own."""
+    dates = b.days(start, 0, 2, 4)
+    b.write_csv(
+        landing / f"attendance/{client}.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions(client, "IOP", dates),
+    )
+    b.write_csv(landing / f"roster/{client}.csv", "roster_standard", [b.roster_row(client)])
+
+
+def _remove_rows_of(data_dir: Path, person_key: str) -> int:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        removed = con.execute(f"delete from {MART} where person_key = ?", [person_key]).fetchall()
+        return removed[0][0]
+    finally:
+        con.close()
+
+
+def _execute(data_dir: Path, sql: str) -> None:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def _rows_of(data_dir: Path, person_key: str) -> int:
+    return query(data_dir, f"select count(*) from {MART} where person_key = ?", [person_key])[0][0]
+
+
+@pytest.fixture(scope="module")
+def refreshes(tmp_path_factory):
+    """Generated data built once, then three refreshes, each landing one new client after the
+    rows of an unchanged person were removed from the mart: a plain one, one after an own NPI's
+    stored verdict was flipped, one after the previous run was marked unfinished."""
+    from iop.generator import generate
+
+    data_dir = tmp_path_factory.mktemp("incremental_marts")
+    generate(data_dir, clients=30, seed=11, start="2025-07-01", end="2025-12-31")
+    landing = data_dir / "landing"
+    out: dict = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
+        mp.setenv("IOP_DATA_DIR", str(data_dir))
+        mp.setenv("IOP_DUCKDB_THREADS", "2")
+        mp.delenv("IOP_DEMO", raising=False)
+        from iop.runner import run_full_refresh
+
+        assert run_full_refresh(log_level="WARNING").success
+        # an EHR client with billed days under an own NPI: the one whose rows are removed
+        out["person_key"] = query(
+            data_dir,
+            f"select person_key from {MART} where status = 'attended_and_billed' "
+            "group by 1 order by count(*) desc, 1 limit 1",
+        )[0][0]
+        out["rows"] = _rows_of(data_dir, out["person_key"])
+        out["own_npis"] = query(
+            data_dir, "select count(*) from core.own_billing_npis where is_own"
+        )[0][0]
+
+        def refresh(case: str, client: str, prepare: str | None = None) -> None:
+            out[f"{case}_removed"] = _remove_rows_of(data_dir, out["person_key"])
+            if prepare:
+                _execute(data_dir, prepare)
+            _land_client(landing, client, date(2025, 12, 1))
+            out[case] = run_full_refresh(log_level="WARNING")
+            out[f"{case}_rows"] = _rows_of(data_dir, out["person_key"])
+            out[f"{case}_new_client_rows"] = query(
+                data_dir,
+                f"select count(*) from {MART} as r join core.persons as p using (person_key) "
+                "where p.client_id = ?",
+                [client],
+            )[0][0]
+
+        refresh("scoped", "B-990201")
+        # as if the previous core build had judged every own NPI not the provider's own
+        refresh(
+            "npi_flipped",
+            "B-990202",
+            "update core.own_billing_npis set is_own = false, npi_program = null",
+        )
+        # as if the previous run had stopped before its marts were built
+        refresh(
+            "after_unfinished",
+            "B-990203",
+            "update audit.build_runs set completed_at = null "
+            "where decided_at = (select max(decided_at) from audit.build_runs)",
+        )
+    return out
+
+
+def test_a_refresh_by_scope_leaves_unchanged_persons_rows_alone(refreshes):
+    assert refreshes["rows"] > 0 and refreshes["scoped_removed"] == refreshes["rows"]
+    assert refreshes["scoped"].success
+    # the removed rows stay removed: the mart was not recomputed whole ...
+    assert refreshes["scoped_rows"] == 0
+    # ... but the changed person's rows were: the new client's three attended days
+    assert refreshes["scoped_new_client_rows"] == 3
+
+
+def test_an_own_npi_whose_verdict_changed_rebuilds_the_mart_whole(refreshes):
+    assert refreshes["own_npis"] > 0  # there was a verdict to flip
+    assert refreshes["npi_flipped"].success
+    assert refreshes["npi_flipped_rows"] == refreshes["rows"]
+    assert refreshes["npi_flipped_new_client_rows"] == 3
+
+
+def test_a_previous_run_that_did_not_finish_rebuilds_the_mart_whole(refreshes):
+    assert refreshes["after_unfinished_removed"] == refreshes["rows"]
+    assert refreshes["after_unfinished"].success
+    assert refreshes["after_unfinished_rows"] == refreshes["rows"]
+    assert refreshes["after_unfinished_new_client_rows"] == 3
