@@ -65,6 +65,7 @@ EXPECTED_ASSETS = {
     "core/billed_days",
     "core/own_billing_npis",
     "core/session_months",
+    "core/episode_continuity",
     "core/applied_files",
     "marts/episodes",
     "marts/length_of_stay_by_level",

@@ -10,7 +10,8 @@
 --     1..7 (1..30) after discharge. A service on the discharge day does not count. As in HEDIS
 --     FUH, when the person is re-admitted to RES/WM/INPT within 30 days only the last discharge
 --     of the string counts. Services are care spans: an attended session, a final claim line
---     or a census admission covering the day.
+--     or a census admission covering the day. What does not depend on the as-of date is found
+--     per discharge in core.episode_continuity (refreshed by change scope).
 --   step_up_30d / step_up_90d: of IOP discharges, the share followed by an episode at a higher
 --     level (PHP, RES, WM, INPT) starting on days 0..30 (0..90) after discharge.
 -- A discharge counts only once its whole window has been observed (end + window <= as-of date).
@@ -19,43 +20,43 @@
 -- the programs (discharge months) of one measure add up to the measure's 'all' row, for the
 -- numerator and for the denominator.
 {% macro continuity_breakdowns() -%}
+{%- set gap = var('episode_gap_days') %}
 with episodes as (
+    -- closed discharges, with what core.episode_continuity found after each
     select
         e.episode_id
         , e.person_id
         , p.person_key
         , e.level_of_care
-        , l.rank::integer as level_rank
         , e.program
-        , e.start_date
         , e.end_date
         , e.as_of_date
         , date_trunc('month', e.end_date)::date as discharge_month
+        , c.follow_up_7d_met
+        , c.follow_up_30d_met
+        -- a later episode counts once closed: by its census, or (without one) when the as-of
+        -- date is at least the episode gap after its end
+        , coalesce(c.readmission_census_closed, false)
+            or coalesce(date_diff('day', c.readmission_first_end, e.as_of_date) >= {{ gap }}, false)
+            as readmitted
+        , coalesce(c.step_up_30d_census_closed, false)
+            or coalesce(date_diff('day', c.step_up_30d_first_end, e.as_of_date) >= {{ gap }}, false)
+            as step_up_30d_met
+        , coalesce(c.step_up_90d_census_closed, false)
+            or coalesce(date_diff('day', c.step_up_90d_first_end, e.as_of_date) >= {{ gap }}, false)
+            as step_up_90d_met
     from {{ ref('core__episodes') }} as e
     join {{ ref('core__persons') }} as p using (person_id)
     join {{ value_set('level_of_care') }} as l using (level_of_care)
-    where not e.is_open
-)
-
-, spans as (
-    select s.person_id, s.span_start, s.span_end, l.rank::integer as level_rank
-    from {{ ref('core__care_spans') }} as s
-    join {{ value_set('level_of_care') }} as l using (level_of_care)
+    left join {{ ref('core__episode_continuity') }} as c using (episode_id)
+    where not e.is_open and e.level_of_care in ('RES', 'WM', 'INPT', 'IOP')
 )
 
 , acute_discharges as (
-    select d.*
-    from episodes as d
-    where d.level_of_care in ('RES', 'WM', 'INPT')
-        -- only the last discharge of a string of re-admissions within 30 days counts
-        and not exists (
-            select 1
-            from episodes as again
-            where again.person_id = d.person_id
-                and again.episode_id <> d.episode_id
-                and again.level_of_care in ('RES', 'WM', 'INPT')
-                and again.start_date between d.end_date and d.end_date + 30
-        )
+    -- only the last discharge of a string of re-admissions within 30 days counts
+    select *
+    from episodes
+    where level_of_care in ('RES', 'WM', 'INPT') and not readmitted
 )
 
 , follow_up as (
@@ -64,14 +65,8 @@ with episodes as (
         , d.person_key
         , d.program
         , d.discharge_month
-        , exists (
-            select 1
-            from spans as s
-            where s.person_id = d.person_id
-                and s.level_rank < d.level_rank
-                and s.span_end >= d.end_date + 1
-                and s.span_start <= d.end_date + w.days
-        ) as met
+        , coalesce(case w.days when 7 then d.follow_up_7d_met else d.follow_up_30d_met end, false)
+            as met
     from acute_discharges as d
     cross join (values (7), (30)) as w (days)
     where date_diff('day', d.end_date, d.as_of_date) >= w.days
@@ -83,13 +78,7 @@ with episodes as (
         , d.person_key
         , d.program
         , d.discharge_month
-        , exists (
-            select 1
-            from episodes as nxt
-            where nxt.person_id = d.person_id
-                and nxt.level_rank > d.level_rank
-                and nxt.start_date between d.end_date and d.end_date + w.days
-        ) as met
+        , case w.days when 30 then d.step_up_30d_met else d.step_up_90d_met end as met
     from episodes as d
     cross join (values (30), (90)) as w (days)
     where d.level_of_care = 'IOP'
