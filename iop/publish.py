@@ -27,16 +27,6 @@ Safety, in order:
    (SIGKILL, power loss) are deleted by the next publication. That is safe because publishing
    holds the working database open read-write, which DuckDB grants to one process at a time.
 
-A refresh starts from the published file: step 1 copies it to the temporary path and updates it
-there. A mart of at least UPDATE_MIN_ROWS rows is updated by its unique key (meta.unique_key in
-its yml): the keys whose rows differ either way between the working database and the copy (an
-exact comparison, EXCEPT ALL over every column) are deleted and inserted again, and the row counts
-are checked; a mart that cannot be updated so (other columns, a null key) and every smaller mart
-is copied whole. So one more day of data rewrites the changed rows of the largest marts, not all
-of them (at size M, reconciliation_person_day's 2.5 million rows). A full refresh, or a published
-file that cannot be opened, writes a new file (a full refresh so also gives back the space of
-deleted rows). The Parquet copies are written whole every time.
-
 The pipeline never opens marts.duckdb itself, so any number of read-only readers can use it
 while a refresh runs (tests/test_publication.py reads it from other processes during refreshes).
 """
@@ -47,7 +37,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,10 +59,6 @@ log = logging.getLogger(__name__)
 STORAGE_VERSION = "v1.0.0"
 
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-# A refresh starts from the published file, and updates a mart of at least this many rows by its
-# unique key (meta.unique_key) instead of copying it whole; smaller marts are copied. A full
-# refresh writes a new file (which also leaves behind the space deleted rows took).
-UPDATE_MIN_ROWS = 100_000
 
 
 class PublicationError(RuntimeError):
@@ -213,52 +198,8 @@ def _write_parquet(
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str) -> int:
-    con.execute(f"drop table if exists {alias}.main.{table}")
     con.execute(f"create table {alias}.main.{table} as from marts.{table}")
-    return con.execute(f"select count(*) from {alias}.main.{table}").fetchall()[0][0]
-
-
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list:
-    return con.execute(
-        "select column_name, data_type from duckdb_columns() where database_name = ? "
-        "and schema_name = ? and table_name = ? order by column_index",
-        [catalog, schema, table],
-    ).fetchall()
-
-
-def _update_table(
-    con: duckdb.DuckDBPyConnection, alias: str, table: str, key: tuple[str, ...]
-) -> int | None:
-    """Bring the previous publication's copy of a large mart up to date by its unique key: the
-    keys whose rows differ either way (exact row comparison, EXCEPT ALL) are deleted and inserted
-    again from the working database. Returns the row count, or None when the table cannot be
-    updated so (other columns or types, a null key) and must be copied whole."""
-    published = f"{alias}.main.{table}"
-    if not key or _columns(con, alias, "main", table) != _columns(
-        con, con.execute("select current_database()").fetchall()[0][0], "marts", table
-    ):
-        return None
-    keys = ", ".join(f'"{c}"' for c in key)
-    null_keys = " or ".join(f'"{c}" is null' for c in key)
-    if con.execute(f"select count(*) from marts.{table} where {null_keys}").fetchall()[0][0]:
-        return None
-    con.execute(
-        f"create or replace temp table _publication_changed_keys as "
-        f"select {keys} from (from marts.{table} except all from {published}) "
-        f"union select {keys} from (from {published} except all from marts.{table})"
-    )
-    matches = " and ".join(f'p."{c}" = c."{c}"' for c in key)
-    con.execute(
-        f"delete from {published} as p using _publication_changed_keys as c where {matches}"
-    )
-    con.execute(
-        f"insert into {published} select m.* from marts.{table} as m "
-        f"semi join _publication_changed_keys using ({keys})"
-    )
-    con.execute("drop table _publication_changed_keys")
-    rows = con.execute(f"select count(*) from {published}").fetchall()[0][0]
-    expected = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
-    return rows if rows == expected else None
+    return con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
 
 
 def _write_publication(
@@ -267,44 +208,17 @@ def _write_publication(
     parquet_files: dict[str, Path],
     run_id: str,
     published_at: datetime,
-    previous: Path | None = None,
 ) -> dict[str, int]:
-    """Write the new marts file and the Parquet copies (all temporaries), durable on return.
-    `previous`: the published file to start from (copied to the temporary path first): its large
-    marts are updated by key instead of copied whole."""
+    """Write the new marts file and the Parquet copies (all temporaries), durable on return."""
     alias = f"publication_{uuid.uuid4().hex[:12]}"
     docs = _load_docs()
     counts: dict[str, int] = {}
-    carried: set[str] = set()
-    attach = f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')"
-    if previous is not None:
-        shutil.copyfile(previous, database)
-        try:
-            con.execute(attach)
-        except duckdb.Error as error:  # unreadable: publish from scratch
-            log.warning("the published file cannot be reused (%s): writing a new one", error)
-            database.unlink()
-            previous = None
-    if previous is None:
-        con.execute(attach)
+    con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
-        if previous is not None:
-            carried = {
-                row[0]
-                for row in con.execute(
-                    "select table_name from duckdb_tables() where database_name = ?", [alias]
-                ).fetchall()
-            }
-            for table in carried - set(parquet_files):  # a mart no longer built, or _publication
-                con.execute(f"drop table {alias}.main.{table}")
         for table in parquet_files:
-            doc = docs.get(table)
-            updated = None
-            if table in carried and _rows(con, f"marts.{table}") >= UPDATE_MIN_ROWS:
-                updated = _update_table(con, alias, table, doc.unique_key if doc else ())
-            counts[table] = updated if updated is not None else _copy_table(con, alias, table)
-            if doc is not None:
-                missing = dictionary.apply_comments(con, f"{alias}.main.{table}", doc)
+            counts[table] = _copy_table(con, alias, table)
+            if table in docs:
+                missing = dictionary.apply_comments(con, f"{alias}.main.{table}", docs[table])
                 if missing:
                     log.warning("marts.%s: documented columns not in the table: %s", table, missing)
             else:
@@ -329,24 +243,6 @@ def _write_publication(
     return counts
 
 
-def _full_build(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether the run built in full (iop/build_state.py); so is a run that recorded no decision."""
-    recorded = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'audit' "
-        "and table_name = 'build_runs'"
-    ).fetchall()[0][0]
-    if not recorded:
-        return True
-    rows = con.execute(
-        "select full_refresh from audit.build_runs where run_id = ?", [run_id]
-    ).fetchall()
-    return not rows or bool(rows[0][0])
-
-
-def _rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
-
-
 def publish_marts(con: duckdb.DuckDBPyConnection, settings: IopSettings, run_id: str) -> dict:
     """Publish every marts.* table of the working database `con`; see the module docstring."""
     tables = mart_tables(con)
@@ -363,11 +259,8 @@ def publish_marts(con: duckdb.DuckDBPyConnection, settings: IopSettings, run_id:
     parquet_files = {table: parquet_temporary(parquet_dir, table, token) for table in tables}
     temporaries = [database, database.with_name(database.name + ".wal"), *parquet_files.values()]
     published_at = datetime.now(UTC).replace(tzinfo=None)
-    previous = target if target.exists() and not _full_build(con, run_id) else None
     try:
-        counts = _write_publication(
-            con, database, parquet_files, run_id, published_at, previous=previous
-        )
+        counts = _write_publication(con, database, parquet_files, run_id, published_at)
         # The new publication is complete and durable: swap it in.
         os.replace(database, target)
         _fsync_dir(target.parent)

@@ -113,9 +113,6 @@ def refresh(data_dir: Path) -> frozenset[str]:
         mp.setenv("IOP_PSEUDONYM_KEY", TEST_KEY)
         mp.setenv("IOP_DUCKDB_THREADS", "2")
         mp.delenv("IOP_DEMO", raising=False)
-        # every mart with a unique key is published by key from the previous publication (at
-        # its production threshold, only the large marts of big data sets are)
-        mp.setattr("iop.publish.UPDATE_MIN_ROWS", 0)
         started = time.perf_counter()
         result = run_full_refresh(raise_on_error=False, log_level="ERROR")
         TIMINGS.append(time.perf_counter() - started)
