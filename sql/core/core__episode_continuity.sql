@@ -41,6 +41,20 @@ with episodes as (
     where level_of_care in ('RES', 'WM', 'INPT', 'IOP')
 )
 
+-- the first day after a RES/WM/INPT discharge that a care span at a lower level covers
+, follow_ups as (
+    select
+        d.episode_id
+        , min(date_diff('day', d.end_date, greatest(s.span_start, d.end_date + 1))) as first_day
+    from discharges as d
+    join spans as s
+        on s.person_id = d.person_id
+        and s.level_rank < d.level_rank
+        and s.span_end >= d.end_date + 1
+    where d.level_of_care <> 'IOP'
+    group by d.episode_id
+)
+
 -- the later episodes a discharge's measures look at, with the window (days after its end) each
 -- falls in
 , later as (
@@ -83,22 +97,10 @@ with episodes as (
 select
     d.episode_id
     , d.person_id
-    , case when d.level_of_care <> 'IOP' then exists (
-        select 1
-        from spans as s
-        where s.person_id = d.person_id
-            and s.level_rank < d.level_rank
-            and s.span_end >= d.end_date + 1
-            and s.span_start <= d.end_date + 7
-    ) end as follow_up_7d_met
-    , case when d.level_of_care <> 'IOP' then exists (
-        select 1
-        from spans as s
-        where s.person_id = d.person_id
-            and s.level_rank < d.level_rank
-            and s.span_end >= d.end_date + 1
-            and s.span_start <= d.end_date + 30
-    ) end as follow_up_30d_met
+    , case when d.level_of_care <> 'IOP' then coalesce(f.first_day <= 7, false) end
+        as follow_up_7d_met
+    , case when d.level_of_care <> 'IOP' then coalesce(f.first_day <= 30, false) end
+        as follow_up_30d_met
     , coalesce(l.readmission_census_closed, false) as readmission_census_closed
     , l.readmission_first_end
     , coalesce(l.step_up_30d_census_closed, false) as step_up_30d_census_closed
@@ -106,4 +108,5 @@ select
     , coalesce(l.step_up_90d_census_closed, false) as step_up_90d_census_closed
     , l.step_up_90d_first_end
 from discharges as d
+left join follow_ups as f using (episode_id)
 left join later_by_discharge as l using (episode_id)

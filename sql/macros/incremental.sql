@@ -89,11 +89,18 @@
 
 -- SQL condition: the person is one whose inputs changed; `true` on a full build.
 {% macro in_changed_persons(column='person_id') -%}
+    {{- changed_person_condition(column, not in_unit_test() and scoped()) -}}
+{%- endmacro %}
+
+
+-- `column` in core.changed_persons when `by_scope`, else `true` (and `true` in a unit test, which
+-- builds a model whole from its given rows).
+{% macro changed_person_condition(column, by_scope) -%}
     {%- if in_unit_test() -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
-    {%- if scoped() -%}
+    {%- if by_scope -%}
         {{ column }} in (select person_id from {{ persons }})
     {%- else -%}
         true
@@ -139,15 +146,7 @@
 
 -- SQL condition: the person is one whose inputs changed, on a mart build by scope; else `true`.
 {% macro in_mart_scope(column='person_id') -%}
-    {%- if in_unit_test() -%}
-        {{- return('true') -}}
-    {%- endif -%}
-    {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
-    {%- if mart_scoped() -%}
-        {{ column }} in (select person_id from {{ persons }})
-    {%- else -%}
-        true
-    {%- endif -%}
+    {{- changed_person_condition(column, not in_unit_test() and mart_scoped()) -}}
 {%- endmacro %}
 
 
