@@ -47,7 +47,6 @@ with episodes as (
             as step_up_90d_met
     from {{ ref('core__episodes') }} as e
     join {{ ref('core__persons') }} as p using (person_id)
-    join {{ value_set('level_of_care') }} as l using (level_of_care)
     left join {{ ref('core__episode_continuity') }} as c using (episode_id)
     where not e.is_open and e.level_of_care in ('RES', 'WM', 'INPT', 'IOP')
 )

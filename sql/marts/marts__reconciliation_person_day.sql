@@ -22,21 +22,16 @@ with ehr_persons as (
     where person_source = 'ehr' and {{ in_mart_scope() }}
 )
 
-, attended_sessions as (
-    select s.person_id, s.session_date as service_date, s.level_of_care, s.program
+, attended_days as (
+    select
+        s.person_id
+        , s.session_date as service_date
+        , s.level_of_care
+        , min(s.program) as program
+        , count(*) as sessions_attended
     from {{ ref('core__sessions') }} as s
     join ehr_persons as p using (person_id)
     where s.attended
-)
-
-, attended_days as (
-    select
-        person_id
-        , service_date
-        , level_of_care
-        , min(program) as program
-        , count(*) as sessions_attended
-    from attended_sessions
     group by all
 )
 
