@@ -36,3 +36,12 @@ def register_pseudonymizer(con, *, record: bool = True) -> None:
     con.create_function(
         "pseudonymize", udf, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False
     )
+
+
+def hmac_pads(key: bytes) -> tuple[str, str]:
+    """The inner and outer HMAC-SHA256 pads of `key`, hex-encoded, so SQL computes the keyed hash
+    with only sha256 and byte concatenation (RFC 2104): sha256(outer || sha256(inner || value)).
+    They are as secret as the key: register them in a session, never write them into SQL files."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block).hex(), bytes(b ^ 0x5C for b in block).hex()

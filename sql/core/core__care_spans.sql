@@ -12,7 +12,7 @@ select distinct
     , program
     , session_date as span_start
     , session_date as span_end
-    , null::varchar as discharge_reason
+    , null::string as discharge_reason
     , false as census_open
 from {{ ref('core__sessions') }}
 where attended and {{ in_changed_persons() }}
@@ -23,10 +23,10 @@ select distinct
     person_id
     , level_of_care
     , 'claims' as source
-    , null::varchar as program
+    , null::string as program
     , service_from_date as span_start
     , service_to_date as span_end
-    , null::varchar as discharge_reason
+    , null::string as discharge_reason
     , false as census_open
 from {{ ref('core__claim_lines') }}
 where level_of_care is not null and {{ in_changed_persons() }}

@@ -25,7 +25,7 @@
 -- depends_on: {{ ref('core__file_keys') }}, {{ ref('core__file_changes') }}
 -- depends_on: {{ ref('staging__roster') }}, {{ ref('staging__claims') }}
 -- depends_on: {{ ref('staging__remittance_835') }}, {{ ref('staging__census') }}
-select null::varchar as key_kind, null::varchar as key_value where false
+select null::string as key_kind, null::string as key_value where false
 {%- else %}
 with changed_keys as (
     select distinct k.key_kind, k.key_value
@@ -131,7 +131,7 @@ with changed_keys as (
     where p.client_id in (select client_id from care_clients)
         or p.member_id in (select member_id from members)
 {%- else %}
-    select null::varchar as person_id where false
+    select null::string as person_id where false
 {%- endif %}
 )
 

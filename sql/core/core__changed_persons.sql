@@ -5,7 +5,7 @@
 -- Grain: one row per person_id.
 {%- if not core_incremental() %}
 -- depends_on: {{ ref('core__change_scope') }}, {{ ref('core__persons') }}
-select null::varchar as person_id where false
+select null::string as person_id where false
 {%- else %}
 select key_value as person_id
 from {{ ref('core__change_scope') }}

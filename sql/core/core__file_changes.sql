@@ -8,7 +8,7 @@
 {%- set applied = previous_state('core', 'applied_files') %}
 {%- if not core_incremental() %}
 -- depends_on: {{ source('raw', 'registry') }}
-select null::varchar as file_sha256, null::varchar as layout, null::varchar as change where false
+select null::string as file_sha256, null::string as layout, null::string as change where false
 {%- else %}
 with current_files as (
     select file_sha256, layout
@@ -21,7 +21,7 @@ with current_files as (
     select file_sha256, layout from {{ applied }}
 {%- else %}
     {#- a dbt unit test: nothing applied before #}
-    select null::varchar as file_sha256, null::varchar as layout where false
+    select null::string as file_sha256, null::string as layout where false
 {%- endif %}
 )
 

@@ -72,7 +72,7 @@ with all_latest_roster as (
     select
         'member:' || coalesce(payer, 'Unknown') || ':' || member_id as person_id
         , 'claims' as person_source
-        , null::varchar as client_id
+        , null::string as client_id
         , member_id
         , coalesce(payer, 'Unknown') as payer
         , null::date as birth_date

@@ -109,7 +109,7 @@ with episodes as (
 )
 
 , keyed as (
-    select *, coalesce(discharge_month::varchar, program) as breakdown_value
+    select *, coalesce(discharge_month::string, program) as breakdown_value
     from cells
 )
 

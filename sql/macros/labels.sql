@@ -33,24 +33,24 @@
     {%- set lookup -%}
         (select min(_l._t) from (select code_set as _s, code as _c, label as _t
             from {{ ref('code_labels') }}) as _l
-         where _l._s = {{ code_set_expr }} and _l._c = {{ column }}::varchar)
+         where _l._s = {{ code_set_expr }} and _l._c = {{ column }}::string)
     {%- endset -%}
     {%- elif code_set in sets -%}
     {%- set seed, code, text = sets[code_set] -%}
     {%- set lookup -%}
         (select min(_l._t) from (select {{ code }} as _c, {{ text }} as _t
             from {{ ref(seed) }}) as _l
-         where _l._c = {{ column }}::varchar)
+         where _l._c = {{ column }}::string)
     {%- endset -%}
     {%- else -%}
     {%- set lookup -%}
         (select min(_l._t) from (select code_set as _s, code as _c, label as _t
             from {{ ref('code_labels') }}) as _l
-         where _l._s = '{{ code_set }}' and _l._c = {{ column }}::varchar)
+         where _l._s = '{{ code_set }}' and _l._c = {{ column }}::string)
     {%- endset -%}
     {%- endif -%}
     {%- if fixed -%}
-    case {{ column }}::varchar
+    case {{ column }}::string
         {%- for code, text in fixed.items() %} when '{{ code }}' then '{{ text }}'{% endfor %}
         else {{ lookup }} end as {{ alias }}
     {%- else -%}

@@ -91,7 +91,7 @@ with closed as (
         *
         , case breakdown
             when 'program' then program
-            when 'discharge_month' then discharge_month::varchar
+            when 'discharge_month' then discharge_month::string
             when 'discharge_reason' then discharge_reason
             when 'payer' then payer
             else 'All'

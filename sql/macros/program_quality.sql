@@ -67,7 +67,7 @@ with as_of as (
         , sessions_no_show
         , sessions_cancelled
         , null::bigint as length_of_stay
-        , null::varchar as discharge_reason
+        , null::string as discharge_reason
         , null::boolean as stepped_down_30d
         , null::boolean as window_30d_complete
     from {{ ref('core__session_months') }}

@@ -161,7 +161,7 @@ where _rule is null
     {%- if canonical in layout.column -%}
         {{ alias }}.{{ adapter.quote(layout.column[canonical]) }}
     {%- else -%}
-        null::varchar
+        null::string
     {%- endif -%}
 {%- endmacro %}
 
@@ -551,7 +551,7 @@ with codes as (
 )
 
 select
-    * exclude (_raw)
+    * except (_raw)
     , case
         when client_id is null then 'missing_client_id'
         when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
@@ -607,7 +607,7 @@ with codes as (
 )
 
 select
-    * exclude (_raw)
+    * except (_raw)
     , case
         when client_id is null then 'missing_client_id'
         when {{ staging_id_rule(layout, ['client_id']) }} then 'invalid_id'
@@ -656,7 +656,7 @@ with typed as (
 )
 
 select
-    * exclude (_raw)
+    * except (_raw)
     , case
         when client_id is null then 'missing_client_id'
         when {{ staging_id_rule(layout, ['client_id', 'member_id']) }} then 'invalid_id'
@@ -729,7 +729,7 @@ with typed as (
 )
 
 select
-    * exclude (_raw)
+    * except (_raw)
     , case
         when member_id is null then 'missing_member_id'
         when {{ staging_id_rule(layout, ['member_id']) }} then 'invalid_id'
@@ -797,7 +797,7 @@ with typed as (
 )
 
 select
-    * exclude (_raw)
+    * except (_raw)
     , case
         when claim_id is null or line_number is null then 'missing_claim_key'
         when service_date is null then 'invalid_date'

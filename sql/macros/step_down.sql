@@ -65,7 +65,7 @@ with discharges as (
         *
         , case breakdown
             when 'program' then program
-            when 'discharge_month' then discharge_month::varchar
+            when 'discharge_month' then discharge_month::string
             else 'All'
         end as breakdown_value
     from counted

@@ -176,7 +176,7 @@
         -- only when no other qualifies and the suppressed ones are all <= 1), with the rest of
         -- its row when `together`; a `total_follows` total is suppressed once all its line is
         select
-            * exclude (_s_pick, _s_changed)
+            * except (_s_pick, _s_changed)
             replace (_s_round + 1 as _s_round, suppressed or _s_pick as suppressed)
         from (
             select *, bool_or(_s_pick and not suppressed) over () as _s_changed
@@ -256,7 +256,7 @@
         where _s_changed
     )
 
-    select * exclude (_s_round)
+    select * except (_s_round)
     from _s_rounds
     qualify _s_round = max(_s_round) over ()
 {%- endmacro %}
@@ -264,7 +264,7 @@
 
 -- The cells' own columns, without the working columns of one round.
 {% macro _suppression_passthrough(lines) -%}
-    * exclude (
+    * except (
         {%- for line in lines %}{% set i = loop.index %}{% if not loop.first %}, {% endif -%}
         _s_hidden_{{ i }}, _s_large_{{ i }}, _s_candidates_{{ i }}, _s_hidden_max_{{ i }}
         , _s_rank_{{ i }}

@@ -101,7 +101,7 @@ with episodes as (
 , powered as (
     select
         s.*
-        , o.* exclude (level_of_care)
+        , o.* except (level_of_care)
         , case when s.dimension <> 'all' and not s.completion_hidden and not o.all_completion_hidden
             then {{ min_detectable_difference(
                 's.completion_denominator'

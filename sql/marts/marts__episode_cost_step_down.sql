@@ -61,7 +61,7 @@ with costs as (
 )
 
 , spine as (
-    select l.from_level, l.to_level, c.* exclude (from_level, to_level)
+    select l.from_level, l.to_level, c.* except (from_level, to_level)
     from levels as l
     left join cells as c using (from_level)
 )

@@ -1,0 +1,31 @@
+-- Engine differences, in one place. The models are written in the SQL DuckDB and Spark SQL share
+-- (Spark 4 reads `::` casts, `* except (...)`, `qualify`, `group by all`, `filter (where ...)`,
+-- `median`, `percentile_cont ... within group`); what differs goes through a macro here, chosen
+-- by dbt's adapter.dispatch: `default__` is DuckDB's SQL (the default engine), `spark__` is Spark
+-- SQL (used for Databricks too: dbt-databricks dispatches to spark__ macros).
+
+-- true when the whole of `value` matches the regular expression `pattern` (a SQL expression)
+{% macro regex_full_match(value, pattern) -%}
+    {{ return(adapter.dispatch('regex_full_match', 'iop')(value, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_full_match(value, pattern) -%}
+    regexp_full_match({{ value }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__regex_full_match(value, pattern) -%}
+    regexp_like({{ value }}, concat('^(?:', {{ pattern }}, ')$'))
+{%- endmacro %}
+
+-- true when `value` contains a match of the regular expression `pattern` (a SQL expression)
+{% macro regex_contains(value, pattern) -%}
+    {{ return(adapter.dispatch('regex_contains', 'iop')(value, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_contains(value, pattern) -%}
+    regexp_matches({{ value }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__regex_contains(value, pattern) -%}
+    regexp_like({{ value }}, {{ pattern }})
+{%- endmacro %}
