@@ -29,7 +29,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
-from iop import build_state, dbt_project, kpis
+from iop import build_state, dbt_project, engine, kpis
 from iop.dbt_runner import build
 from iop.redact import redact, redacted_errors
 from iop.settings import IopSettings
@@ -138,13 +138,14 @@ def _materialize(
     keys = {node: TRANSLATOR.get_asset_key(props) for node, props in outcome.built.items()}
     counts: dict[AssetKey, int] = {}
     extra: dict[str, Any] = {}
-    if keys or record:
-        with settings.connect(read_only=not record) as con:
-            if record:
-                build_state.step_succeeded(con, context.run.run_id, step)
+    if record:
+        with settings.connect() as con:
+            build_state.step_succeeded(con, context.run.run_id, step)
+    if keys:
+        with engine.connect(settings) as con:
             for key in keys.values():
                 counts[key] = con.execute(
-                    f'select count(*) from "{key.path[0]}"."{key.path[-1]}"'
+                    f"select count(*) from {key.path[0]}.{key.path[-1]}"
                 ).fetchone()[0]
             if PROGRAM_QUALITY_KEY in counts:
                 # KPI values as metadata: the Dagster UI plots numeric metadata across runs

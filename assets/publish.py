@@ -19,12 +19,19 @@ MART_KEYS = [model_key(m.table) for m in dbt_project.models("marts")]
     pool="duckdb_warehouse",
     description=(
         "Every marts.* table copied into $IOP_DATA_DIR/marts.duckdb (swapped in atomically, "
-        "readable by DuckDB 1.x) and $IOP_DATA_DIR/marts/<mart>.parquet."
+        "readable by DuckDB 1.x) and $IOP_DATA_DIR/marts/<mart>.parquet; on Spark, from the "
+        "Parquet files Spark writes of each mart."
     ),
 )
 def marts_publication(context: AssetExecutionContext, settings: IopSettings) -> MaterializeResult:
     with redacted_errors(), settings.connect() as con:
-        result = publish_marts(con, settings, context.run.run_id)
+        if settings.on_spark:
+            from iop import spark
+
+            with spark.exported_marts(spark.session(settings), settings) as sources:
+                result = publish_marts(con, settings, context.run.run_id, sources)
+        else:
+            result = publish_marts(con, settings, context.run.run_id)
     return MaterializeResult(
         metadata={"path": result["path"], **{f"rows_{t}": n for t, n in result["tables"].items()}}
     )

@@ -48,11 +48,14 @@ PARTS = {
     "rule_parameters": "rule parameter changed",
     "pseudonym_key": "pseudonym key changed",
     "versions": "dbt or DuckDB version changed",
+    "engine": "engine changed (IOP_ENGINE)",
 }
 REQUESTED = "full: requested"
 FIRST_BUILD = "full: first build"
 UNFINISHED = "full: the last full build did not finish"
 INCREMENTAL = "incremental"
+# dbt-spark has no delete+insert: on Spark every model is built whole (sql/macros/incremental.sql)
+ON_SPARK = "full: the Spark engine builds every model whole"
 # Python code that runs inside the models (the pseudonymize UDF)
 UDF_FILES = ("iop/dbt_plugin.py", "iop/pseudonym.py")
 
@@ -130,6 +133,7 @@ def fingerprint_parts(settings: IopSettings, project_dir: Path = PROJECT_DIR) ->
         "rule_parameters": _sha(rule_vars.encode()),
         "pseudonym_key": _sha(key_fingerprint(pseudonym_key()).encode()),
         "versions": _sha(_versions().encode()),
+        "engine": _sha(settings.engine.encode()),
     }
 
 
@@ -207,6 +211,8 @@ def decide(
     con.execute("begin transaction")
     try:
         reason = _reason(con, parts, requested)
+        if reason == INCREMENTAL and settings.on_spark:
+            reason = ON_SPARK
         full = reason != INCREMENTAL
         if full:
             con.execute("delete from audit.build_state")

@@ -1,4 +1,5 @@
-"""dbt inside this process: `dbt build` of named nodes with dbt's programmatic API (dbtRunner).
+"""dbt inside this process: `dbt build` of named nodes with dbt's programmatic API (dbtRunner),
+on the engine the settings name (the DuckDB working database, or a SparkSession: iop/spark.py).
 
 The manifest prepared by `dbt parse` (iop/dbt_project.py) is read once per process (again only
 when the project's files change) and handed to every invocation, so a step pays for its SQL, not
@@ -65,6 +66,14 @@ def _close_database() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+def _prepare_spark(settings: IopSettings) -> None:
+    """On Spark, dbt-spark's session method runs on this process's SparkSession: open it (with
+    `pseudonymize`) and bring the models' sources up to date (iop/spark.py)."""
+    from iop import spark
+
+    spark.mirror_sources(spark.session(settings), settings)
+
+
 def build(
     settings: IopSettings,
     node_names: list[str],
@@ -97,16 +106,20 @@ def build(
     if all_vars := {**settings.dbt_vars(), **(run_vars or {})}:
         args += ["--vars", json.dumps(all_vars)]
     nodes = dbt_project.manifest()["nodes"]
-    # profiles.yml reads the data folder and DuckDB limits from the environment
+    # profiles.yml reads the engine, the data folder and DuckDB limits from the environment
     with patch.dict(os.environ, settings.dbt_env()):
         manifest = _parsed_manifest()
         started = time.perf_counter()
+        if settings.on_spark:
+            _prepare_spark(settings)
         try:
             result = dbtRunner(manifest=manifest).invoke(args)
         finally:
-            _close_database()
+            if not settings.on_spark:
+                _close_database()
     if result.exception is not None and result.result is None:
-        mark_damaged(settings.warehouse_path, str(result.exception))
+        if not settings.on_spark:
+            mark_damaged(settings.warehouse_path, str(result.exception))
         # redacted, and not chained: the original's text can quote a value and would be stored
         raise RuntimeError(redact(f"dbt build could not run: {result.exception}")) from None
     for item in getattr(result.result, "results", []) or []:
@@ -120,7 +133,7 @@ def build(
     if result.exception is not None:
         outcome.failures.append(redact(f"dbt: {result.exception}"))
     for failure in outcome.failures:  # damage DuckDB reported: the next run rebuilds from raw
-        if mark_damaged(settings.warehouse_path, failure):
+        if not settings.on_spark and mark_damaged(settings.warehouse_path, failure):
             break
     outcome.seconds["_total"] = time.perf_counter() - started
     _redact_run_results(target / "run_results.json")

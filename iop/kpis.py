@@ -9,7 +9,7 @@ latest complete month most windows are still open, and the rate would read as ne
 the claims reconciliation rate (`<level>_claims_reconciliation_rate`) is that of the latest month
 no longer provisional (`claims_kpi_month`): claims arrive weeks after service, so the latest
 month's rate reads far too low. Attached to a materialization as metadata, Dagster plots each key
-over runs.
+over runs. `con` is a connection to the model tables on either engine (iop/engine.py).
 
 `monthly_kpis(con, provisional_days)` gives the same keys for every complete month, keyed by month:
 the report asset records them as materializations of the monthly-partitioned asset
@@ -22,26 +22,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
-
 TABLE = "marts.program_quality_monthly_overall"
 COUNTS = ("census", "admissions", "discharges", "sessions_scheduled")
 RATES = ("no_show_rate", "median_los", "completion_rate", "claims_reconciliation_rate")
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
+def _exists(con, table: str) -> bool:
+    """Whether `table` can be read (on DuckDB or Spark: iop/engine.py)."""
+    try:
+        con.execute(f"select 1 from {table} limit 0")
+    except Exception:  # DuckDB's CatalogException, Spark's AnalysisException
+        return False
+    return True
 
 
 def latest_kpis(
-    con: duckdb.DuckDBPyConnection, table: str = TABLE, provisional_days: int | None = None
+    con, table: str = TABLE, provisional_days: int | None = None
 ) -> dict[str, float | int]:
     """The latest complete month's KPIs for all programs, by level of care.
 
@@ -83,8 +79,7 @@ def latest_kpis(
         where month = (
                 select max(month) from {table}
                 where month_complete
-                    and date_diff('day', last_day(month), (select max(session_date)
-                        from core.sessions)) >= ?
+                    and last_day(month) <= (select max(session_date) from core.sessions) - ?
             )
         order by level_of_care
         """,
@@ -114,7 +109,7 @@ def latest_kpis(
 
 
 def monthly_kpis(
-    con: duckdb.DuckDBPyConnection, provisional_days: int, table: str = TABLE
+    con, provisional_days: int, table: str = TABLE
 ) -> dict[dt.date, dict[str, float | int]]:
     """KPIs of every complete month, by month: `<level>_<kpi>` and `data_quality_pass_rate` as in
     latest_kpis. A month's step-down rate only once its 30-day windows are complete, its claims
@@ -127,7 +122,7 @@ def monthly_kpis(
         f"""
         with as_of as (select max(session_date) as as_of_date from core.sessions)
         select {columns}, step_down_window_complete
-            , date_diff('day', last_day(month), as_of.as_of_date) < ? as provisional
+            , last_day(month) > as_of.as_of_date - ? as provisional
             , data_quality_pass_rate
         from {table}, as_of
         where month_complete

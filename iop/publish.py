@@ -197,8 +197,8 @@ def _write_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
 
 
-def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str) -> int:
-    con.execute(f"create table {alias}.main.{table} as from marts.{table}")
+def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str, source: str) -> int:
+    con.execute(f"create table {alias}.main.{table} as from {source}")
     return con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
 
 
@@ -208,15 +208,17 @@ def _write_publication(
     parquet_files: dict[str, Path],
     run_id: str,
     published_at: datetime,
+    sources: dict[str, str],
 ) -> dict[str, int]:
-    """Write the new marts file and the Parquet copies (all temporaries), durable on return."""
+    """Write the new marts file and the Parquet copies (all temporaries), durable on return.
+    `sources`: the relation each mart is read from."""
     alias = f"publication_{uuid.uuid4().hex[:12]}"
     docs = _load_docs()
     counts: dict[str, int] = {}
     con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
         for table in parquet_files:
-            counts[table] = _copy_table(con, alias, table)
+            counts[table] = _copy_table(con, alias, table, sources[table])
             if table in docs:
                 missing = dictionary.apply_comments(con, f"{alias}.main.{table}", docs[table])
                 if missing:
@@ -243,9 +245,18 @@ def _write_publication(
     return counts
 
 
-def publish_marts(con: duckdb.DuckDBPyConnection, settings: IopSettings, run_id: str) -> dict:
-    """Publish every marts.* table of the working database `con`; see the module docstring."""
-    tables = mart_tables(con)
+def publish_marts(
+    con: duckdb.DuckDBPyConnection,
+    settings: IopSettings,
+    run_id: str,
+    sources: dict[str, str] | None = None,
+) -> dict:
+    """Publish every marts.* table of the working database `con`, or the marts of `sources`
+    (mart -> a relation `con` reads, e.g. the Parquet files Spark wrote: iop/spark.py
+    `export_marts`); see the module docstring."""
+    if sources is None:
+        sources = {table: f"marts.{table}" for table in mart_tables(con)}
+    tables = sorted(sources)
     if not tables:
         raise PublicationError("there is no marts.* table to publish")
     target = settings.marts_path
@@ -260,7 +271,7 @@ def publish_marts(con: duckdb.DuckDBPyConnection, settings: IopSettings, run_id:
     temporaries = [database, database.with_name(database.name + ".wal"), *parquet_files.values()]
     published_at = datetime.now(UTC).replace(tzinfo=None)
     try:
-        counts = _write_publication(con, database, parquet_files, run_id, published_at)
+        counts = _write_publication(con, database, parquet_files, run_id, published_at, sources)
         # The new publication is complete and durable: swap it in.
         os.replace(database, target)
         _fsync_dir(target.parent)

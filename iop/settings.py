@@ -55,6 +55,12 @@ class IopSettings(ConfigurableResource):
     """Where the data lives, DuckDB's resources and the rule parameters of the models."""
 
     data_dir: str = "data"
+    # Where the dbt models and the checks on them run: "duckdb" (the working database, default)
+    # or "spark" (dbt-spark on a SparkSession, iop/spark.py; README, Running on Spark).
+    engine: str = "duckdb"
+    spark_master: str = ""  # empty: local[duckdb_threads]
+    spark_driver_memory: str = "2g"
+    spark_partitions: int = 4
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     episode_gap_days: int = 30
@@ -92,6 +98,14 @@ class IopSettings(ConfigurableResource):
             else:
                 values[field] = int(os.environ[variable]) if integer else os.environ[variable]
         return cls(**values)
+
+    @property
+    def on_spark(self) -> bool:
+        if self.engine not in ENGINES:
+            raise ValueError(
+                f"IOP_ENGINE is {self.engine!r}; it must be one of {', '.join(ENGINES)}"
+            )
+        return self.engine == "spark"
 
     @property
     def data_path(self) -> Path:
@@ -153,6 +167,7 @@ class IopSettings(ConfigurableResource):
         """The environment dbt reads in profiles.yml, from these settings."""
         return {
             "IOP_DATA_DIR": str(self.data_path),
+            "IOP_ENGINE": self.engine,
             "IOP_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "IOP_DUCKDB_THREADS": str(self.duckdb_threads),
         }
@@ -170,8 +185,13 @@ class IopSettings(ConfigurableResource):
             yield con
 
 
+ENGINES = ("duckdb", "spark")
 ENVIRONMENT = {
     "data_dir": "IOP_DATA_DIR",
+    "engine": "IOP_ENGINE",
+    "spark_master": "IOP_SPARK_MASTER",
+    "spark_driver_memory": "IOP_SPARK_DRIVER_MEMORY",
+    "spark_partitions": "IOP_SPARK_PARTITIONS",
     "duckdb_memory_limit": "IOP_DUCKDB_MEMORY_LIMIT",
     "duckdb_threads": "IOP_DUCKDB_THREADS",
     "episode_gap_days": "IOP_EPISODE_GAP_DAYS",

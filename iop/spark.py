@@ -18,8 +18,11 @@ only the dbt models (staging, audit, core, marts) and the checks on them run whe
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,8 +34,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SCHEMAS = ("raw", "staging", "audit", "core", "marts", "seeds")
-# raw tables Python writes in DuckDB (iop/warehouse.py, the registry asset) that models read
-RAW_TABLES = ("registry", "deliveries")
+# Tables Python writes in the DuckDB working database that models read as sources, besides raw:
+# the checks' results (program_quality_monthly_*, check_history).
+CONTROL_TABLES = ("audit.check_results",)
 
 
 def spark_dir(settings: IopSettings) -> Path:
@@ -40,25 +44,25 @@ def spark_dir(settings: IopSettings) -> Path:
 
 
 def session(settings: IopSettings) -> SparkSession:
-    """The process's SparkSession for this data folder (local, `IOP_SPARK_MASTER`, default
-    `local[<cores>]`), with `pseudonymize` registered. Created once per process; dbt-spark's
-    session method picks it up (`SparkSession.builder.getOrCreate()`)."""
+    """The process's SparkSession for this data folder (master `IOP_SPARK_MASTER`, default
+    `local[<IOP_DUCKDB_THREADS>]`), with `pseudonymize` registered. Created once per process;
+    dbt-spark's session method picks it up (`SparkSession.builder.getOrCreate()`)."""
     from pyspark.sql import SparkSession
 
     home = spark_dir(settings)
     home.mkdir(parents=True, exist_ok=True)
-    cores = settings.duckdb_threads
+    master = settings.spark_master or f"local[{settings.duckdb_threads}]"
     builder = (
         SparkSession.builder.appName("iop-pipeline")
-        .master(os.environ.get("IOP_SPARK_MASTER", f"local[{cores}]"))
+        .master(master)
         .config("spark.sql.warehouse.dir", str(home / "warehouse"))
         .config(
             "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
         )
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
-        .config("spark.driver.memory", os.environ.get("IOP_SPARK_DRIVER_MEMORY", "2g"))
-        .config("spark.sql.shuffle.partitions", os.environ.get("IOP_SPARK_PARTITIONS", "4"))
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark_partitions))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.mergeSchema", "true")
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
@@ -85,21 +89,22 @@ def register_pseudonymizer(spark: SparkSession) -> None:
     )
 
 
-def mirror_raw(spark: SparkSession, settings: IopSettings) -> dict[str, int]:
-    """The raw layer on Spark: raw.registry, raw.deliveries and raw.site_<seed> copied from the
-    DuckDB working database (small), and raw.<layout> views over the ingested Parquet files.
-    Returns the rows copied per table."""
+def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]:
+    """The models' sources on Spark, before each dbt step: the tables of raw (the registry, the
+    deliveries, the site's value-set additions) and audit.check_results, copied from the DuckDB
+    working database (small), and raw.<layout> views over the ingested Parquet files. Returns the
+    rows copied per table."""
     for schema in SCHEMAS:
         spark.sql(f"create database if not exists {schema}")
     counts = {}
     with settings.connect(read_only=True) as con:
         tables = [
-            name
+            f"raw.{name}"
             for (name,) in con.execute(
                 "select table_name from duckdb_tables() where schema_name = 'raw' order by 1"
             ).fetchall()
-        ]
-        copies = {name: con.execute(f"select * from raw.{name}").to_arrow_table() for name in tables}
+        ] + list(CONTROL_TABLES)
+        copies = {name: con.execute(f"select * from {name}").to_arrow_table() for name in tables}
         layouts = {
             layout.name: [
                 row[0]
@@ -112,12 +117,13 @@ def mirror_raw(spark: SparkSession, settings: IopSettings) -> dict[str, int]:
             for layout in LAYOUTS
         }
     for name, table in copies.items():
-        frame = spark.createDataFrame(table.to_pandas(), schema=_spark_schema(table))
-        frame.write.mode("overwrite").saveAsTable(f"raw.{name}")
+        frame = spark.createDataFrame(table)
+        frame.write.mode("overwrite").saveAsTable(name)
         counts[name] = table.num_rows
     for layout in LAYOUTS:
         spark.sql(f"drop table if exists raw.{layout.name}")
-        spark.sql(f"create or replace view raw.{layout.name} as {_layout_select(layout, layouts[layout.name])}")
+        select = _layout_select(layout, layouts[layout.name])
+        spark.sql(f"create or replace view raw.{layout.name} as {select}")
     return counts
 
 
@@ -152,8 +158,40 @@ def _layout_select(layout, paths: list[str]) -> str:
     )
 
 
-def _spark_schema(table):
-    """A Spark schema for an Arrow table (pandas loses the types of all-null columns)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+@contextlib.contextmanager
+def exported_marts(spark: SparkSession, settings: IopSettings) -> Iterator[dict[str, str]]:
+    """Every marts.* table of the Spark catalog written by Spark as Parquet, one folder per mart,
+    in a private temporary folder under $IOP_DATA_DIR/spark/export; yields mart -> the DuckDB
+    relation that reads it (for iop/publish.py, which builds marts.duckdb and the Parquet copies
+    from them exactly as on DuckDB). The folder is removed on exit."""
+    export = spark_dir(settings) / "export" / uuid.uuid4().hex
+    export.mkdir(parents=True)
+    try:
+        sources = {}
+        for table in sorted(t.name for t in spark.catalog.listTables("marts")):
+            folder = export / table
+            spark.table(f"marts.{table}").write.parquet(str(folder))
+            sources[table] = f"read_parquet('{folder}/*.parquet')"
+        yield sources
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
 
-    return from_arrow_schema(table.schema)
+
+class SparkConnection:
+    """The few DuckDB-connection calls the pipeline makes on the engine's tables (row counts, KPI
+    reads), on a SparkSession: `execute(sql, params)` with `?` markers, `fetchone`, `fetchall`."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self._rows: list[tuple] = []
+
+    def execute(self, sql: str, params: list | None = None) -> SparkConnection:
+        frame = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        self._rows = [tuple(row) for row in frame.collect()]
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
+
+    def fetchone(self) -> tuple | None:
+        return self._rows[0] if self._rows else None

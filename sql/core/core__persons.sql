@@ -89,7 +89,7 @@ with all_latest_roster as (
 
 select
     person_id
-    , pseudonymize(person_id) as person_key
+    , {{ pseudonymize("person_id") }} as person_key
     , person_source
     , client_id
     , member_id

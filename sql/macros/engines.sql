@@ -29,3 +29,18 @@
 {% macro spark__regex_contains(value, pattern) -%}
     regexp_like({{ value }}, {{ pattern }})
 {%- endmacro %}
+
+-- The keyed pseudonym (HMAC-SHA256 with IOP_PSEUDONYM_KEY) of a person id: a SQL function each
+-- engine's session registers from the key (iop/pseudonym.py on DuckDB, in an in-memory catalog
+-- every connection sees; iop/spark.py on Spark), so the key never appears in SQL or logs.
+{% macro pseudonymize(value) -%}
+    {{ return(adapter.dispatch('pseudonymize', 'iop')(value)) }}
+{%- endmacro %}
+
+{% macro default__pseudonymize(value) -%}
+    iop_keys.pseudonymize({{ value }})
+{%- endmacro %}
+
+{% macro spark__pseudonymize(value) -%}
+    pseudonymize({{ value }})
+{%- endmacro %}
