@@ -1,6 +1,7 @@
 """dbt-duckdb plugin (profiles.yml `plugins`): registers `pseudonymize(text)` (a SQL macro) on
 every connection dbt opens, so models compute person keys without the key ever appearing in SQL,
-compiled files or dbt's logs. The key is read from the environment when the connection opens (iop.settings)."""
+compiled files or dbt's logs. The key is read from the environment when the connection opens
+(iop.settings)."""
 
 from __future__ import annotations
 
