@@ -9,6 +9,9 @@ Phases, each in its own process on the same landed files:
   pipeline     a full Dagster materialization of every asset and check (fresh IOP_DATA_DIR)
   incremental  one more day of attendance and claims lands; the refresh that brings marts up to date
   naive        pandas read_csv + GX pandas validation + the same SQL on the frames (S and M only)
+  spark        the pipeline phase with IOP_ENGINE=spark: the same models and checks on a local
+               Spark (local[<cores>], driver memory IOP_SPARK_DRIVER_MEMORY), from a fresh data
+               folder; XS and S by default (needs Java), other sizes with --only spark
 
 Reports wall seconds, input rows per second and peak resident memory of the whole process tree,
 as a Markdown table on stdout and JSON under $IOP_DATA_DIR/bench/.
@@ -43,6 +46,7 @@ SIZES = {
     "L": {"clients": 375_000, "claims_only_members": 250_000, "noise_claim_lines_per_member": 29},
 }
 NAIVE_SIZES = {"XS", "S", "M"}
+SPARK_SIZES = {"XS", "S"}
 
 
 def _tree_rss_bytes(pid: int) -> int:
@@ -144,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep-data", action="store_true", help="reuse generated input if present")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument(
-        "--only", help="comma-separated phases to run (load,bare,pipeline,incremental,naive)"
+        "--only",
+        help="comma-separated phases to run (load,bare,pipeline,incremental,naive,spark)",
     )
     args = parser.parse_args(argv)
 
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
             "--quiet",
         ]
         results["generate"] = run_measured("generate", command, env)
-    for work in ("compile", "load", "bare", "pipeline", "naive"):
+    for work in ("compile", "load", "bare", "pipeline", "naive", "spark"):
         shutil.rmtree(size_dir / work, ignore_errors=True)
 
     landing = generated / "landing"
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
             [
                 python,
                 str(ROOT / "bench" / "phases.py"),
-                name if name != "incremental" else "pipeline",
+                name if name not in ("incremental", "spark") else "pipeline",
                 "--landing",
                 str(landing),
                 "--work",
@@ -236,6 +241,17 @@ def main(argv: list[str] | None = None) -> dict:
         results["incremental"] = phase("incremental", "pipeline", pipeline_env)
     if args.size in NAIVE_SIZES and not args.skip_naive and runs("naive"):
         results["naive"] = phase("naive", "naive")
+    spark_wanted = runs("spark") and (wanted is not None or args.size in SPARK_SIZES)
+    if spark_wanted and shutil.which("java") is None:
+        print(
+            "spark phase skipped: Java is not installed (Spark 4 needs a JDK 17+)", file=sys.stderr
+        )
+    elif spark_wanted:
+        spark_data = size_dir / "spark" / "data"
+        _link_tree(landing, spark_data / "landing")
+        results["spark"] = phase(
+            "spark", "spark", {"IOP_DATA_DIR": str(spark_data), "IOP_ENGINE": "spark"}
+        )
 
     for name, result in results.items():
         counted = sum(holdback_rows.values()) if name == "incremental" else rows_in
@@ -275,6 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
             "pipeline_over_load": ratio("pipeline", "load"),
             "naive_over_pipeline": ratio("naive", "pipeline"),
             "incremental_over_full": ratio("incremental", "pipeline"),
+            "spark_over_pipeline": ratio("spark", "pipeline"),
             "validation_share_of_pipeline": round(
                 pipeline.get("validation_seconds", 0) / pipeline["seconds"], 3
             ),
