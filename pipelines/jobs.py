@@ -1,13 +1,16 @@
-"""Jobs. The in-process executor is deliberate: every step writes the same DuckDB file, which
-allows one writer at a time, and a process per step would add seconds of start-up to each.
-Assets that write the warehouse also share the `duckdb_warehouse` concurrency pool, so runs
-launched side by side (sensor, schedule, UI) never write it at the same time."""
+"""Jobs. The in-process executor is the default: every step writes the same DuckDB file, which
+allows one writer at a time, and a process per step would add seconds of start-up to each. A
+deployment across machines picks another for the warehouse jobs with IOP_EXECUTOR
+(pipelines/executors.py, deploy/README.md). Assets that write the warehouse also share the
+`duckdb_warehouse` concurrency pool, so runs launched side by side (sensor, schedule, UI) and
+steps on other machines never write it at the same time."""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from assets.ingest import RAW_FILES_KEY
 from assets.report import REPORT_KEY
 from iop.build_state import FULL_REFRESH_TAG
+from pipelines.executors import executor_from_env
 
 # The refreshes leave out the outcomes report: its own job, started after each publication by its
 # automation condition (it would add seconds to every refresh, tests included).
@@ -23,7 +26,7 @@ RETRY_TAGS = {"dagster/retry_strategy": "ALL_STEPS"}
 ingest_landed_files_job = define_asset_job(
     name="ingest_landed_files",
     selection=REFRESHED,
-    executor_def=in_process_executor,
+    executor_def=executor_from_env(),
     tags=RETRY_TAGS,
     description="Ingest the landed files of the run's partition range, then refresh every table "
     "downstream (incrementally unless a full build is due), run every check and publish.",
@@ -35,7 +38,7 @@ ingest_landed_files_job = define_asset_job(
 refresh_job = define_asset_job(
     name="iop_refresh",
     selection=REFRESHED - AssetSelection.assets(RAW_FILES_KEY),
-    executor_def=in_process_executor,
+    executor_def=executor_from_env(),
     tags=RETRY_TAGS,
     description="Refresh staging, core and marts (incrementally unless a full build is due), run "
     "every check, publish.",
@@ -47,7 +50,7 @@ refresh_job = define_asset_job(
 full_refresh_job = define_asset_job(
     name="iop_full_refresh",
     selection=REFRESHED - AssetSelection.assets(RAW_FILES_KEY),
-    executor_def=in_process_executor,
+    executor_def=executor_from_env(),
     tags={**RETRY_TAGS, FULL_REFRESH_TAG: "true"},
     description="Rebuild staging, core and marts from raw in full, run every check, publish.",
 )
