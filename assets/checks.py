@@ -1,13 +1,17 @@
 """Great Expectations suites (expectations/<schema>.<table>.json) as Dagster asset checks.
 
-One multi-asset check per suite, one check per expectation, evaluated in a single DuckDB pass.
-Critical expectations are blocking: if one fails, assets downstream of the table do not run.
-Every result is also appended to audit.check_results.
+One multi-asset check per suite, one check per expectation, evaluated in a single pass where the
+tables are: DuckDB, or Spark when the models run there (IOP_ENGINE=spark; the process's session,
+iop/spark.py). Critical expectations are blocking: if one fails, assets downstream of the table do
+not run. Every result is also appended to audit.check_results, in the DuckDB working database on
+both engines (iop/validation.py).
 """
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -56,19 +60,31 @@ def _suite_specs(table: str) -> list[AssetCheckSpec]:
     return specs
 
 
+def check_engine(settings: IopSettings) -> Any:
+    """Where the checks run: None for DuckDB (the working database), the SparkSession when the
+    models ran on Spark (IOP_ENGINE=spark, as profiles.yml picks the dbt target)."""
+    if os.environ.get("IOP_ENGINE", "duckdb") != "spark":
+        return None
+    from iop import spark  # pyspark only on a Spark run
+
+    return spark.session(settings)
+
+
 def build_suite_check(table: str):
     @multi_asset_check(
         specs=_suite_specs(table),
         name=f"gx_{table.replace('.', '_')}",
         pool="duckdb_warehouse",
-        description=f"Great Expectations suite expectations/{table}.json, run inside DuckDB.",
+        description=f"Great Expectations suite expectations/{table}.json, run where the table is.",
     )
     def _check(
         context: AssetCheckExecutionContext, settings: IopSettings
     ) -> Iterator[AssetCheckResult]:
         expectations = validation.load_suite(validation.EXPECTATIONS_DIR / f"{table}.json")
         with redacted_errors(), settings.connect(pseudonyms=True) as con:
-            results = validation.validate_table(con, table, expectations, pseudonyms=True)
+            results = validation.validate_table(
+                con, table, expectations, pseudonyms=True, engine=check_engine(settings)
+            )
             validation.record_results(con, context.run.run_id, results)
         for result in results:
             e = result.expectation

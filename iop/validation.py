@@ -17,6 +17,14 @@ integrity, and a row-count expectation with `meta.history` = {runs, min_ratio, m
 its bounds from the median of the table's last `runs` recorded counts (analytical checks against
 recent history; the static bounds apply until there is history). Failing rows are sampled as
 de-identified keys: `file:row` for staging tables, the person pseudonym for core tables.
+
+The same compiled checks run where the tables are (IOP_ENGINE): on DuckDB (`DuckDBEngine`, the
+default) or on a SparkSession (`SparkEngine`, `validate_table(..., engine=spark)`). The queries
+are the same but for three fragments each engine spells its own way: identifier quoting, string
+literals (Spark reads a backslash as an escape) and the regex test (DuckDB's `regexp_matches`,
+Spark's `rlike`: both a search, as GX's test is). The bookkeeping stays in the DuckDB working
+database on both engines: which feeds and layouts delivered (raw.registry), the history a row
+count is bounded by and the results recorded (audit.check_results).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ SUPPORTED = {
     "unexpected_rows_expectation",
 }
 SAMPLE_SIZE = 3
+UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
 @dataclass(frozen=True)
@@ -191,29 +200,121 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _unexpected_condition(e: Expectation) -> tuple[str, str] | None:
-    """(unexpected-row condition, domain condition) for column-map expectations."""
+class DuckDBEngine:
+    """Where a run's checks execute on DuckDB: a connection (the working database's, or any)."""
+
+    name = "duckdb"
+    quote = staticmethod(_quote)
+    literal = staticmethod(_literal)
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def batch(self, row_query: str, scalar_queries: list[str]) -> tuple[tuple, list[Any]]:
+        """The row of `row_query` and the value of each scalar query, one query after another."""
+        return (
+            self.con.execute(row_query).fetchone(),
+            [self.con.execute(q).fetchone()[0] for q in scalar_queries],
+        )
+
+    def columns(self, table: str) -> dict[str, str]:
+        schema, name = table.split(".")
+        rows = self.con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+        return dict(rows)
+
+    def regex_search(self, column: str, pattern: str) -> str:
+        """`column` (SQL) contains a match of `pattern` (GX's regex test is a search)."""
+        return f"regexp_matches({column}::varchar, {self.literal(pattern)})"
+
+
+class SparkEngine:
+    """Where a run's checks execute on Spark: a SparkSession whose catalog holds the tables
+    (iop/spark.py's `session`, which also registers `pseudonymize` for failing samples)."""
+
+    name = "spark"
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self.spark.sql(sql).collect()]
+
+    def batch(self, row_query: str, scalar_queries: list[str]) -> tuple[tuple, list[Any]]:
+        """The row of `row_query` and the value of each scalar query, in one statement: Spark
+        plans it once and runs the scalar subqueries side by side (a statement costs a
+        planning and a job or more, most of the time on small tables)."""
+        subqueries = "".join(f", ({q})" for q in scalar_queries)
+        [row] = self.rows(f"select a.*{subqueries} from ({row_query}) as a")
+        width = len(row) - len(scalar_queries)
+        return row[:width], list(row[width:])
+
+    def columns(self, table: str) -> dict[str, str]:
+        return {c.name: c.dataType for c in self.spark.catalog.listColumns(table)}
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+    @staticmethod
+    def literal(value: Any) -> str:
+        # Spark string literals: backslash escapes, and '' is two adjacent literals, not a quote
+        if isinstance(value, str):
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _literal(value)
+
+    def regex_search(self, column: str, pattern: str) -> str:
+        """Java's find, like DuckDB's regexp_matches: a match anywhere unless anchored."""
+        return f"cast({column} as string) rlike {self.literal(pattern)}"
+
+
+Engine = DuckDBEngine | SparkEngine
+
+
+def as_engine(engine: Any, con: duckdb.DuckDBPyConnection) -> Engine:
+    """The engine to run on: `con`'s DuckDB when None, a SparkSession wrapped, or an Engine."""
+    if engine is None:
+        return DuckDBEngine(con)
+    if isinstance(engine, DuckDBEngine | SparkEngine):
+        return engine
+    if isinstance(engine, duckdb.DuckDBPyConnection):
+        return DuckDBEngine(engine)
+    if hasattr(engine, "sql") and hasattr(engine, "catalog"):  # a SparkSession (no import)
+        return SparkEngine(engine)
+    raise TypeError(f"not an engine to validate on: {type(engine).__name__}")
+
+
+def _unexpected_condition(e: Expectation, sql: Engine) -> tuple[str, str] | None:
+    """(unexpected-row condition, domain condition) for column-map expectations, in `sql`'s
+    dialect."""
     k = e.kwargs
+    quote, literal = sql.quote, sql.literal
     if e.type == "expect_column_values_to_not_be_null":
-        return f"{_quote(k['column'])} is null", "true"
-    column = _quote(k.get("column", ""))
+        return f"{quote(k['column'])} is null", "true"
+    column = quote(k.get("column", ""))
     non_null = f"{column} is not null"
     if e.type == "expect_column_values_to_be_in_set":
-        values = ", ".join(_literal(v) for v in k["value_set"])
+        values = ", ".join(literal(v) for v in k["value_set"])
         return f"{column} not in ({values})", non_null
     if e.type == "expect_column_values_to_be_between":
         parts = []
         if k.get("min_value") is not None:
             op = "<=" if k.get("strict_min") else "<"
-            parts.append(f"{column} {op} {_literal(k['min_value'])}")
+            parts.append(f"{column} {op} {literal(k['min_value'])}")
         if k.get("max_value") is not None:
             op = ">=" if k.get("strict_max") else ">"
-            parts.append(f"{column} {op} {_literal(k['max_value'])}")
+            parts.append(f"{column} {op} {literal(k['max_value'])}")
         return " or ".join(parts) or "false", non_null
     if e.type == "expect_column_values_to_match_regex":
-        return f"not regexp_matches({column}::varchar, {_literal(k['regex'])})", non_null
+        return f"not {sql.regex_search(column, k['regex'])}", non_null
     if e.type == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = _quote(k["column_A"]), _quote(k["column_B"])
+        a, b = quote(k["column_A"]), quote(k["column_B"])
         op = ">=" if k.get("or_equal") else ">"
         ignore = k.get("ignore_row_if", "both_values_are_missing")
         domain = (
@@ -225,24 +326,15 @@ def _unexpected_condition(e: Expectation) -> tuple[str, str] | None:
     return None
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    schema, name = table.split(".")
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return dict(rows)
-
-
-def _duplicate_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> int:
-    """Rows whose value (or combination) occurs more than once; rows with all keys null are out."""
-    keys = ", ".join(_quote(c) for c in columns)
-    not_all_null = " or ".join(f"{_quote(c)} is not null" for c in columns)
-    return con.execute(
+def _duplicate_rows(sql: Engine, table: str, columns: list[str]) -> str:
+    """The query counting rows whose value (or combination) occurs more than once; rows with all
+    keys null are out."""
+    keys = ", ".join(sql.quote(c) for c in columns)
+    not_all_null = " or ".join(f"{sql.quote(c)} is not null" for c in columns)
+    return (
         f"select coalesce(sum(n), 0) from (select count(*) as n from {table} "
         f"where {not_all_null} group by {keys} having count(*) > 1)"
-    ).fetchone()[0]
+    )
 
 
 def _sample_key(columns: dict[str, str], pseudonyms: bool) -> str | None:
@@ -258,12 +350,10 @@ def _sample_key(columns: dict[str, str], pseudonyms: bool) -> str | None:
     return None
 
 
-def _failing_sample(con, table: str, condition: str, key: str | None) -> list[str]:
+def _failing_sample(sql: Engine, table: str, condition: str, key: str | None) -> list[str]:
     if key is None:
         return []
-    rows = con.execute(
-        f"select {key} from {table} where {condition} order by 1 limit {SAMPLE_SIZE}"
-    ).fetchall()
+    rows = sql.rows(f"select {key} from {table} where {condition} order by 1 limit {SAMPLE_SIZE}")
     return [str(r[0]) for r in rows]
 
 
@@ -355,9 +445,14 @@ def validate_table(
     expectations: tuple[Expectation, ...],
     *,
     pseudonyms: bool = False,
+    engine: Any = None,
 ) -> list[ExpectationResult]:
     """Run a table's expectations: one aggregate scan, plus one query per uniqueness or
     unexpected-rows check, plus a small sample of failing rows for each failure.
+
+    The table's queries run on `engine`: None for `con` itself (DuckDB), a SparkSession (or a
+    `SparkEngine`) when the models ran on Spark. `con` is the DuckDB working database either
+    way: the registry (delivered feeds) and the row-count history are read there.
 
     A table resting only on feeds that never delivered a file (`suite_feeds`), or only on
     layouts of which no file was delivered (`suite_layouts`), is empty by design: every
@@ -377,7 +472,8 @@ def validate_table(
             ExpectationResult(e, True, False, 0, 0, None, details={"not_applicable": reason})
             for e in expectations
         ]
-    columns = _columns(con, table)
+    sql = as_engine(engine, con)
+    columns = sql.columns(table)
     sample_key = _sample_key(columns, pseudonyms)
     results: dict[str, ExpectationResult] = {}
     missing_columns = set()
@@ -397,21 +493,40 @@ def validate_table(
     for e in expectations:
         if e.name in results:
             continue
-        condition = _unexpected_condition(e)
+        condition = _unexpected_condition(e, sql)
         if condition is not None:
             unexpected, domain = condition
             aggregates.append(f"count(*) filter (where ({domain}) and ({unexpected}))")
             aggregates.append(f"count(*) filter (where {domain})")
             map_expectations.append(e)
-    values = con.execute(f"select {', '.join(aggregates)} from {table}").fetchone()
+    # the one-number queries of the other checks go with the scan (Spark: in one statement)
+    scalars: dict[str, list[str]] = {}
+    for e in expectations:
+        if e.name in results:
+            continue
+        if e.type == "unexpected_rows_expectation":
+            query = e.kwargs["unexpected_rows_query"].replace("{batch}", table)
+            scalars[e.name] = [f"select count(*) from ({query})"]
+        elif e.type in UNIQUENESS:
+            keys = e.kwargs.get("column_list") or [e.kwargs["column"]]
+            not_all_null = " or ".join(f"{sql.quote(c)} is not null" for c in keys)
+            scalars[e.name] = [
+                f"select count(*) from {table} where {not_all_null}",
+                _duplicate_rows(sql, table, keys),
+            ]
+    values, numbers = sql.batch(
+        f"select {', '.join(aggregates)} from {table}", [q for qs in scalars.values() for q in qs]
+    )
+    answers = iter(numbers)
+    counts = {name: [next(answers) for _ in queries] for name, queries in scalars.items()}
     row_count = values[0]
     for i, e in enumerate(map_expectations):
         unexpected, domain = values[1 + 2 * i], values[2 + 2 * i]
         results[e.name] = _verdict(e, domain, unexpected, row_count)
         if unexpected:
-            bad, in_domain = _unexpected_condition(e)
+            bad, in_domain = _unexpected_condition(e, sql)
             results[e.name].details["failing_sample"] = _failing_sample(
-                con, table, f"({in_domain}) and ({bad})", sample_key
+                sql, table, f"({in_domain}) and ({bad})", sample_key
             )
 
     for e in expectations:
@@ -437,8 +552,7 @@ def validate_table(
                 details=details,
             )
         elif e.type == "unexpected_rows_expectation":
-            query = e.kwargs["unexpected_rows_query"].replace("{batch}", table)
-            unexpected = con.execute(f"select count(*) from ({query})").fetchone()[0]
+            [unexpected] = counts[e.name]
             results[e.name] = ExpectationResult(
                 e,
                 unexpected == 0,
@@ -448,14 +562,9 @@ def validate_table(
                 round(100.0 * unexpected / row_count, 6) if row_count else None,
                 observed_value=unexpected,
             )
-        elif e.type in (
-            "expect_column_values_to_be_unique",
-            "expect_compound_columns_to_be_unique",
-        ):
-            keys = e.kwargs.get("column_list") or [e.kwargs["column"]]
-            not_all_null = " or ".join(f"{_quote(c)} is not null" for c in keys)
-            domain = con.execute(f"select count(*) from {table} where {not_all_null}").fetchone()[0]
-            results[e.name] = _verdict(e, domain, _duplicate_rows(con, table, keys), row_count)
+        elif e.type in UNIQUENESS:
+            domain, duplicates = counts[e.name]
+            results[e.name] = _verdict(e, domain, duplicates, row_count)
     return [results[e.name] for e in expectations]
 
 

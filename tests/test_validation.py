@@ -13,11 +13,13 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
 import pytest
+from spark_support import spark_session  # noqa: F401  (fixture)
 
 from iop import validation
 
@@ -230,3 +232,122 @@ def test_a_run_never_imports_great_expectations():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# --- the same checks on Spark -------------------------------------------------------------------
+
+STAGING = [p for p in SUITES if p.stem.startswith("staging.")]
+# What the unexpected-rows queries of the staging suites read besides the table: known values
+# (seeds and the site's additions), and values of the table's own column with and without a match.
+REFERENCES = {
+    "payer": ("seeds.known_payers", "raw.site_known_payers", ["ACME"], ["Other Health"]),
+    "program": ("seeds.known_programs", "raw.site_known_programs", ["IOP"], ["Day Program"]),
+}
+REFERENCE_VALUES = ["acme", "IOP", None, " acme", "other health", "Day program", "Unknown"]
+# Each engine spells these its own way (quoting, a backslash and a quote in a literal).
+DIALECT_RULES = (
+    validation.Expectation(
+        table="t",
+        type="expect_column_values_to_match_regex",
+        kwargs={"column": "odd name", "regex": r"^\d{3}-\d{2}$"},
+        severity="warning",
+        tier="logical",
+        name="regex_with_backslashes",
+    ),
+    validation.Expectation(
+        table="t",
+        type="expect_column_values_to_be_in_set",
+        kwargs={"column": "odd name", "value_set": ["O'Brien", "123-45", "a\\b"]},
+        severity="warning",
+        tier="logical",
+        name="set_with_quote_and_backslash",
+    ),
+)
+ODD_VALUES = ["123-45", "O'Brien", "a\\b", "12-345", None, "x123-45"]
+
+
+def _spark_frame(expectations, label: str) -> pd.DataFrame:
+    """The test's good or bad frame, plus lineage columns (failing samples are `file:row`) and
+    the columns the unexpected-rows queries read."""
+    frame = _good_frame(expectations) if label == "good" else _bad_frame(expectations)
+    frame["_file_sha256"] = [hashlib.sha256(f"f{i % 3}".encode()).hexdigest() for i in range(ROWS)]
+    frame["_row_number"] = range(ROWS)
+    queries = " ".join(e.kwargs.get("unexpected_rows_query", "") for e in expectations)
+    for column in REFERENCES:
+        if f"b.{column}" in queries and column not in frame:
+            frame[column] = [
+                ("acme" if column == "payer" else "IOP")
+                if label == "good"
+                else REFERENCE_VALUES[i % len(REFERENCE_VALUES)]
+                for i in range(ROWS)
+            ]
+    frame["odd name"] = [ODD_VALUES[i % len(ODD_VALUES)] for i in range(ROWS)]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def spark_references(spark_session):  # noqa: F811
+    """The known-value tables the unexpected-rows queries read, on Spark (once per module)."""
+    for column, (seed, site, known, added) in REFERENCES.items():
+        for name, values in ((seed, known), (site, added)):
+            spark_session.sql(f"create database if not exists {name.split('.')[0]}")
+            spark_session.createDataFrame([(v,) for v in values], f"{column} string").write.mode(
+                "overwrite"
+            ).saveAsTable(name)
+    return spark_session
+
+
+def _both_engines(spark, table: str, frame: pd.DataFrame, expectations):
+    """validate_table's results on DuckDB and on Spark, for the same tables."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("create schema seeds; create schema raw")
+    con.execute(f"create schema {table.split('.')[0]}")
+    con.execute(f"create table {table} as select * from frame")
+    for column, (seed, site, known, added) in REFERENCES.items():
+        con.execute(f"create table {seed} as select unnest(?::varchar[]) as {column}", [known])
+        con.execute(f"create table {site} as select unnest(?::varchar[]) as {column}", [added])
+    arrow = con.sql(f"select * from {table}").to_arrow_table()
+    spark.sql(f"create database if not exists {table.split('.')[0]}")
+    spark.createDataFrame(arrow.to_pandas(), schema=from_arrow_schema(arrow.schema)).write.mode(
+        "overwrite"
+    ).saveAsTable(table)
+    duck = validation.validate_table(con, table, expectations)
+    on_spark = validation.validate_table(con, table, expectations, engine=spark)
+    return duck, on_spark
+
+
+def _outcome(result):
+    return (
+        result.status,
+        result.element_count,
+        result.unexpected_count,
+        result.unexpected_percent,
+        result.observed_value,
+        result.details,
+    )
+
+
+@pytest.mark.parametrize("path", STAGING, ids=[p.stem for p in STAGING])
+def test_staging_suites_give_the_same_results_on_spark(path, spark_references):
+    """The structural suites compiled for Spark: the same verdicts, counts and failing samples
+    as on DuckDB, unexpected-rows queries and dialect-sensitive rules included."""
+    suite = validation.load_suite(path)
+    expectations = suite + tuple(replace(e, table=path.stem) for e in DIALECT_RULES)
+    for label in ("good", "bad"):
+        frame = _spark_frame(suite, label)
+        duck, on_spark = _both_engines(spark_references, path.stem, frame, expectations)
+        assert [_outcome(r) for r in on_spark] == [_outcome(r) for r in duck], label
+        failed = {r.expectation.name for r in duck if r.status == "failed"}
+        assert {"regex_with_backslashes", "set_with_quote_and_backslash"} <= failed
+        if label == "bad":
+            assert all(
+                r.details.get("failing_sample")
+                for r in duck
+                if r.expectation.type
+                in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set")
+            )
+            sql_only = [r for r in duck if r.expectation.type == SQL_ONLY]
+            assert all(r.status == "failed" for r in sql_only), path.stem
