@@ -8,7 +8,6 @@ both engines (iop/validation.py).
 """
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -63,7 +62,7 @@ def _suite_specs(table: str) -> list[AssetCheckSpec]:
 def check_engine(settings: IopSettings) -> Any:
     """Where the checks run: None for DuckDB (the working database), the SparkSession when the
     models ran on Spark (IOP_ENGINE=spark, as profiles.yml picks the dbt target)."""
-    if os.environ.get("IOP_ENGINE", "duckdb") != "spark":
+    if not settings.on_spark:
         return None
     from iop import spark  # pyspark only on a Spark run
 

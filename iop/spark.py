@@ -67,9 +67,17 @@ def session(settings: IopSettings) -> SparkSession:
         .config("spark.sql.parquet.mergeSchema", "true")
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .enableHiveSupport()
     )
     spark = builder.getOrCreate()
+    warehouse = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+    if Path(warehouse) != home / "warehouse":
+        # a process's SparkSession keeps its catalog: one process, one data folder
+        raise RuntimeError(
+            f"this process's SparkSession belongs to another data folder ({warehouse}); "
+            "run each data folder in its own process"
+        )
     spark.sparkContext.setLogLevel("ERROR")
     # PySpark logs every failed query with its SQL text, which can quote a value: off (dbt
     # reports the failure, redacted, iop/dbt_runner.py)
