@@ -37,13 +37,16 @@ with episodes as (
         -- a later episode counts once closed: by its census, or (without one) when the as-of
         -- date is at least the episode gap after its end
         , coalesce(c.readmission_census_closed, false)
-            or coalesce(date_diff('day', c.readmission_first_end, e.as_of_date) >= {{ gap }}, false)
+            or coalesce(
+                {{ days_between('c.readmission_first_end', 'e.as_of_date') }} >= {{ gap }}, false)
             as readmitted
         , coalesce(c.step_up_30d_census_closed, false)
-            or coalesce(date_diff('day', c.step_up_30d_first_end, e.as_of_date) >= {{ gap }}, false)
+            or coalesce(
+                {{ days_between('c.step_up_30d_first_end', 'e.as_of_date') }} >= {{ gap }}, false)
             as step_up_30d_met
         , coalesce(c.step_up_90d_census_closed, false)
-            or coalesce(date_diff('day', c.step_up_90d_first_end, e.as_of_date) >= {{ gap }}, false)
+            or coalesce(
+                {{ days_between('c.step_up_90d_first_end', 'e.as_of_date') }} >= {{ gap }}, false)
             as step_up_90d_met
     from {{ ref('core__episodes') }} as e
     join {{ ref('core__persons') }} as p using (person_id)
@@ -68,7 +71,7 @@ with episodes as (
             as met
     from acute_discharges as d
     cross join (values (7), (30)) as w (days)
-    where date_diff('day', d.end_date, d.as_of_date) >= w.days
+    where {{ days_between('d.end_date', 'd.as_of_date') }} >= w.days
 )
 
 , step_up as (
@@ -81,7 +84,7 @@ with episodes as (
     from episodes as d
     cross join (values (30), (90)) as w (days)
     where d.level_of_care = 'IOP'
-        and date_diff('day', d.end_date, d.as_of_date) >= w.days
+        and {{ days_between('d.end_date', 'd.as_of_date') }} >= w.days
 )
 
 , outcomes as (

@@ -59,10 +59,10 @@ with closed as (
         , coalesce(payer, 'All') as payer
         , count(distinct person_key) as persons
         , count(*) as episodes
-        , quantile_cont(length_of_stay, 0.5) as median_los
-        , quantile_cont(length_of_stay, 0.25) as p25_los
-        , quantile_cont(length_of_stay, 0.75) as p75_los
-        , quantile_cont(length_of_stay, 0.9) as p90_los
+        , percentile_cont(0.5) within group (order by length_of_stay) as median_los
+        , percentile_cont(0.25) within group (order by length_of_stay) as p25_los
+        , percentile_cont(0.75) within group (order by length_of_stay) as p75_los
+        , percentile_cont(0.9) within group (order by length_of_stay) as p90_los
         , round(avg(length_of_stay), 2) as mean_los
         , round(avg(sessions_attended), 2) as mean_sessions_attended
         , round(sum(sessions_attended) / nullif(sum(sessions_scheduled), 0), 4) as attendance_rate

@@ -47,8 +47,10 @@ with discharges as (
         , discharge_month
         , count(distinct person_key) as persons
         , count(*) as transitions
-        , quantile_cont(days_to_next_level, 0.5) as median_days_to_next
-        , quantile_cont(days_to_next_level, 0.75) as p75_days_to_next
+        , percentile_cont(0.5) within group (order by days_to_next_level)
+            as median_days_to_next
+        , percentile_cont(0.75) within group (order by days_to_next_level)
+            as p75_days_to_next
     from discharges
     group by grouping sets (
         (from_level, to_level)

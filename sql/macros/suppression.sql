@@ -156,103 +156,22 @@
 -- cell with equal `total_by` (a part of `by`) for which `total` holds, if the line has one.
 -- `total_follows`: the total is not printed on its own but beside each of the line's counts
 -- (from_level_discharges), so it is suppressed once all of them are; needs total_by = by.
+-- The rounds: round 0 is the primary suppression (_suppression_primary), each next round
+-- applies _suppression_round to the one before, until a round changes nothing.
 {% macro _suppress_cells(cells, key, lines, together) -%}
-    {%- set cell = key + ['_s_count'] -%}
-    {%- set unit = cell if together is none else together -%}
-    {%- set large = 'not suppressed and _s_value >= 11' -%}
+    {%- set unit = key + ['_s_count'] if together is none else together -%}
+    {{ return(adapter.dispatch('_suppress_cells', 'iop')(cells, key, lines, unit)) }}
+{%- endmacro %}
+
+-- DuckDB: a recursive CTE, which stops at the first round that changes nothing.
+{% macro default___suppress_cells(cells, key, lines, unit) -%}
     with recursive _s_rounds as (
-        -- primary: 1-10, or forced (a suppressed row's count, a count equal to a suppressed one)
-        select
-            0 as _s_round
-            , *
-            , bool_or(_s_forced or {{ small('_s_value') }})
-                over (partition by {{ unit | join(', ') }}) as suppressed
-        from {{ cells }}
+        {{ _suppression_primary(cells, unit) }}
 
         union all
 
-        -- one round: every line holding a suppressed cell (its total included) but not two of
-        -- them with one of 11+ gets its smallest published cell of 11+ suppressed (its total
-        -- only when no other qualifies and the suppressed ones are all <= 1), with the rest of
-        -- its row when `together`; a `total_follows` total is suppressed once all its line is
-        select
-            * except (_s_pick, _s_changed)
-            replace (_s_round + 1 as _s_round, suppressed or _s_pick as suppressed)
-        from (
-            select *, bool_or(_s_pick and not suppressed) over () as _s_changed
-            from (
-                select
-                    {{ _suppression_passthrough(lines) }}
-                    , coalesce(bool_or(
-                        false
-                        {%- for line in lines %}{% set i = loop.index %}
-                        or _s_pick_{{ i }}
-                        {%- endfor %}
-                    ) over (partition by {{ unit | join(', ') }}), false) as _s_pick
-                from (
-                    select
-                        *
-                        {%- for line in lines %}{% set i = loop.index %}
-                        {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
-                        {%- set totals = (line.get('total_by', line.by) + ['_s_count'])
-                            | join(', ') %}
-                        {%- set hidden = '(_s_hidden_' ~ i ~ ' + _s_total_hidden_' ~ i
-                            ~ '::integer)' %}
-                        {%- set violated = where ~ ' and ' ~ hidden ~ ' >= 1 and (' ~ hidden
-                            ~ ' < 2 or _s_large_' ~ i ~ ' + (_s_total_hidden_' ~ i
-                            ~ ' and _s_total_large_' ~ i ~ ')::integer = 0)' %}
-                        , ({{ large }} and {{ violated }} and _s_rank_{{ i }} = 1)
-                        {%- if line.get('total') %}
-                            or ({{ large }} and ({{ line.total }}) and coalesce(bool_or(
-                                {{ violated }} and _s_candidates_{{ i }} = 0
-                                    and _s_hidden_max_{{ i }} <= 1
-                            ) over (partition by {{ totals }}), false))
-                            {%- if line.get('total_follows') %}
-                            or (not suppressed and ({{ line.total }}) and _s_members_hidden_{{ i }})
-                            {%- endif %}
-                        {%- endif %}
-                            as _s_pick_{{ i }}
-                        {%- endfor %}
-                    from (
-                        select
-                            *
-                            {%- for line in lines %}{% set i = loop.index %}
-                            {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
-                            {%- set members = (line.by + ['_s_count', where]) | join(', ') %}
-                            {%- set totals = (line.get('total_by', line.by) + ['_s_count'])
-                                | join(', ') %}
-                            , count(*) filter (where suppressed) over (partition by {{ members }})
-                                as _s_hidden_{{ i }}
-                            , count(*) filter (where suppressed and _s_value >= 11)
-                                over (partition by {{ members }}) as _s_large_{{ i }}
-                            , count(*) filter (where {{ large }})
-                                over (partition by {{ members }}) as _s_candidates_{{ i }}
-                            , max(_s_value) filter (where suppressed)
-                                over (partition by {{ members }}) as _s_hidden_max_{{ i }}
-                            , row_number() over (
-                                partition by {{ members }}, {{ large }}
-                                order by _s_value, {{ cell | join(', ') }}
-                            ) as _s_rank_{{ i }}
-                            {%- if line.get('total') %}
-                            , coalesce(bool_or(suppressed) filter (where {{ line.total }})
-                                over (partition by {{ totals }}), false) as _s_total_hidden_{{ i }}
-                            , coalesce(bool_or(_s_value >= 11) filter (where {{ line.total }})
-                                over (partition by {{ totals }}), false) as _s_total_large_{{ i }}
-                            {%- if line.get('total_follows') %}
-                            , coalesce(bool_and(suppressed) filter (where {{ where }})
-                                over (partition by {{ totals }}), false)
-                                as _s_members_hidden_{{ i }}
-                            {%- endif %}
-                            {%- else %}
-                            , false as _s_total_hidden_{{ i }}
-                            , false as _s_total_large_{{ i }}
-                            {%- endif %}
-                            {%- endfor %}
-                        from _s_rounds
-                    )
-                )
-            )
-        )
+        select * except (_s_changed)
+        from ({{ _suppression_round('_s_rounds', key, lines, unit) }})
         where _s_changed
     )
 
@@ -261,15 +180,138 @@
     qualify _s_round = max(_s_round) over ()
 {%- endmacro %}
 
-
--- The cells' own columns, without the working columns of one round.
-{% macro _suppression_passthrough(lines) -%}
-    * except (
-        {%- for line in lines %}{% set i = loop.index %}{% if not loop.first %}, {% endif -%}
-        _s_hidden_{{ i }}, _s_large_{{ i }}, _s_candidates_{{ i }}, _s_hidden_max_{{ i }}
-        , _s_rank_{{ i }}
-        , _s_total_hidden_{{ i }}, _s_total_large_{{ i }}, _s_pick_{{ i }}
-        {%- if line.get('total_follows') %}, _s_members_hidden_{{ i }}{% endif %}
-        {%- endfor %}
+-- Spark: its recursive CTEs take no window function over the recursive reference, so the rounds
+-- are unrolled, dbt var suppression_rounds of them (default 6; the XS demo data reaches the
+-- fixed point by round 2); the last must change nothing (the fixed point was reached before it),
+-- else the query fails rather than publish cells the rule would still suppress. The unrolled plan is deep:
+-- Spark's analyzer needs more than its default 100 iterations to resolve it, so the session's
+-- limit is raised (spark.sql.analyzer.maxIterations) before the model runs.
+{% macro spark___suppress_cells(cells, key, lines, unit) -%}
+    {%- set rounds = var('suppression_rounds', 6) -%}
+    {%- if execute %}{% do run_query('set spark.sql.analyzer.maxIterations = 1000') %}{% endif %}
+    with _s_round_0 as (
+        {{ _suppression_primary(cells, unit) }}
     )
+    {%- for i in range(1, rounds + 1) %}
+
+    , _s_round_{{ i }} as (
+        {{ _suppression_round('_s_round_' ~ (i - 1), key, lines, unit) }}
+    )
+    {%- endfor %}
+
+    select * except (_s_round, _s_changed)
+    from _s_round_{{ rounds }}
+    where case when _s_changed then raise_error(
+            'small-cell suppression did not settle in {{ rounds }} rounds:'
+            || ' raise dbt var suppression_rounds')
+        else true end
+{%- endmacro %}
+
+
+-- Round 0: (_s_round, <cells' columns>, suppressed) with the primary suppressions: 1-10, or
+-- forced (a suppressed row's count, a count equal to a suppressed one).
+{% macro _suppression_primary(cells, unit) -%}
+    select
+        0 as _s_round
+        , *
+        , bool_or(_s_forced or {{ small('_s_value') }})
+            over (partition by {{ unit | join(', ') }}) as suppressed
+    from {{ cells }}
+{%- endmacro %}
+
+
+-- One round on `state` (the columns of round 0): the next round's rows, each with _s_changed
+-- (whether the round suppressed any cell). Every line holding a suppressed cell (its total
+-- included) but not two of them with one of 11+ gets its smallest published cell of 11+
+-- suppressed (its total only when no other qualifies and the suppressed ones are all <= 1),
+-- with the rest of its `unit`; a `total_follows` total is suppressed once all its line is.
+{% macro _suppression_round(state, key, lines, unit) -%}
+    {%- set cell = key + ['_s_count'] -%}
+    {%- set large = 'not suppressed and _s_value >= 11' -%}
+    select
+        _s_round + 1 as _s_round
+        , {{ cell | join(', ') }}
+        , _s_value
+        , _s_forced
+        , suppressed or _s_pick as suppressed
+        , bool_or(_s_pick and not suppressed) over () as _s_changed
+    from (
+        select
+            *
+            , coalesce(bool_or(
+                false
+                {%- for line in lines %}{% set i = loop.index %}
+                or _s_pick_{{ i }}
+                {%- endfor %}
+            ) over (partition by {{ unit | join(', ') }}), false) as _s_pick
+        from (
+            select
+                *
+                {%- for line in lines %}{% set i = loop.index %}
+                {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
+                {%- set totals = (line.get('total_by', line.by) + ['_s_count']) | join(', ') %}
+                {%- set hidden = '(_s_hidden_' ~ i ~ ' + _s_total_hidden_' ~ i ~ '::integer)' %}
+                {%- set violated = where ~ ' and ' ~ hidden ~ ' >= 1 and (' ~ hidden
+                    ~ ' < 2 or _s_large_' ~ i ~ ' + (_s_total_hidden_' ~ i
+                    ~ ' and _s_total_large_' ~ i ~ ')::integer = 0)' %}
+                , ({{ large }} and {{ violated }} and _s_rank_{{ i }} = 1)
+                {%- if line.get('total') %}
+                    or ({{ large }} and ({{ line.total }}) and coalesce(bool_or(
+                        {{ violated }} and _s_candidates_{{ i }} = 0
+                            and _s_hidden_max_{{ i }} <= 1
+                    ) over (partition by {{ totals }}), false))
+                    {%- if line.get('total_follows') %}
+                    or (not suppressed and ({{ line.total }}) and _s_members_hidden_{{ i }})
+                    {%- endif %}
+                {%- endif %}
+                    as _s_pick_{{ i }}
+                {%- endfor %}
+            from (
+                {{ _suppression_line_counts(state, cell, lines, large) }}
+            )
+        )
+    )
+{%- endmacro %}
+
+
+-- `state` with, per line i, what the round decides on: in the cell's line, the suppressed cells
+-- (_s_hidden_i; of 11+: _s_large_i; the largest: _s_hidden_max_i), the published cells of 11+
+-- (_s_candidates_i) and the cell's rank among the line's cells of its kind (smallest first);
+-- whether the line's total is suppressed and of 11+; for a `total_follows` line, whether all its
+-- cells are suppressed. (Conditional window aggregates are written with `case`, not `filter`:
+-- Spark takes no filter clause on a window function.)
+{% macro _suppression_line_counts(state, cell, lines, large) -%}
+    select
+        *
+        {%- for line in lines %}{% set i = loop.index %}
+        {%- set where = '(' ~ line.get('where', 'true') ~ ')' %}
+        {%- set members = (line.by + ['_s_count', where]) | join(', ') %}
+        {%- set totals = (line.get('total_by', line.by) + ['_s_count']) | join(', ') %}
+        , count(case when suppressed then 1 end) over (partition by {{ members }})
+            as _s_hidden_{{ i }}
+        , count(case when suppressed and _s_value >= 11 then 1 end)
+            over (partition by {{ members }}) as _s_large_{{ i }}
+        , count(case when {{ large }} then 1 end)
+            over (partition by {{ members }}) as _s_candidates_{{ i }}
+        , max(case when suppressed then _s_value end)
+            over (partition by {{ members }}) as _s_hidden_max_{{ i }}
+        , row_number() over (
+            partition by {{ members }}, {{ large }}
+            order by _s_value, {{ cell | join(', ') }}
+        ) as _s_rank_{{ i }}
+        {%- if line.get('total') %}
+        , coalesce(bool_or(case when {{ line.total }} then suppressed end)
+            over (partition by {{ totals }}), false) as _s_total_hidden_{{ i }}
+        , coalesce(bool_or(case when {{ line.total }} then _s_value >= 11 end)
+            over (partition by {{ totals }}), false) as _s_total_large_{{ i }}
+        {%- if line.get('total_follows') %}
+        , coalesce(bool_and(case when {{ where }} then suppressed end)
+            over (partition by {{ totals }}), false) as _s_members_hidden_{{ i }}
+        {%- endif %}
+        {%- else %}
+        , false as _s_total_hidden_{{ i }}
+        , false as _s_total_large_{{ i }}
+        {%- endif %}
+        {%- endfor %}
+    from {{ state }}
 {%- endmacro %}

@@ -31,9 +31,10 @@ with episodes as (
 )
 
 , long as (
-    unpivot episodes
-    on all_persons, race_ethnicity, sex, age_band, payer
-    into name dimension value dimension_value
+    -- one row per episode x dimension with a value (unpivot leaves null values out)
+    select *
+    from episodes
+    unpivot (dimension_value for dimension in (all_persons, race_ethnicity, sex, age_band, payer))
 )
 
 , cells as (
@@ -45,7 +46,8 @@ with episodes as (
         , count(distinct person_key) as persons
         , count(*) as episodes
         , sum(sessions_attended) as sessions_attended
-        , quantile_cont(length_of_stay, 0.5) filter (where not is_open) as median_los
+        , percentile_cont(0.5) within group (order by length_of_stay) filter (where not is_open)
+            as median_los
         , count(*) filter (where reason_known) as completion_denominator
         , count(*) filter (where completed) as completions
         , count(*) filter (where step_eligible) as step_down_denominator

@@ -33,9 +33,12 @@ with episodes as (
 )
 
 , long as (
-    unpivot episodes
-    on all_episodes, principal_diagnosis_group, co_occurring
-    into name dimension value dimension_value
+    -- one row per episode x dimension with a value (unpivot leaves null values out)
+    select *
+    from episodes
+    unpivot (
+        dimension_value for dimension in (all_episodes, principal_diagnosis_group, co_occurring)
+    )
 )
 
 , cells as (
@@ -45,7 +48,8 @@ with episodes as (
         , dimension_value
         , count(distinct person_key) as persons
         , count(*) as episodes
-        , quantile_cont(length_of_stay, 0.5) filter (where not is_open) as median_los
+        , percentile_cont(0.5) within group (order by length_of_stay) filter (where not is_open)
+            as median_los
         , count(*) filter (where reason_known) as completion_denominator
         , count(*) filter (where reason_known and completed) as completions
         , count(*) filter (where window_eligible) as window_denominator

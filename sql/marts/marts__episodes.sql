@@ -5,7 +5,8 @@
 -- pseudonyms, dates are months.
 -- Grain: one row per episode.
 select
-    sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
+    {{ sha256_hex("p.person_key || '|' || e.level_of_care || '|' || e.episode_number") }}
+        as episode_key
     , p.person_key
     , e.level_of_care
     , {{ label('e.level_of_care', 'level_of_care', alias='level_of_care_label') }}
@@ -51,5 +52,5 @@ left join {{ value_set('teds_los_bins') }} as bins
     on e.length_of_stay between bins.los_from::integer and bins.los_to::integer
 left join {{ value_set('discharge_reason') }} as reason using (discharge_reason)
 left join {{ value_set('age_bands') }} as age
-    on date_part('year', age(e.start_date, p.birth_date))
+    on {{ age_years('e.start_date', 'p.birth_date') }}
         between age.age_from::integer and age.age_to::integer
