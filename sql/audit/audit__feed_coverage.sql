@@ -4,7 +4,7 @@
 -- are not_applicable (iop/validation.py), and this table says which marts' inputs are absent.
 -- Grain: one row per feed (attendance, roster, census, claims).
 with feeds as (
-    select unnest(['attendance', 'roster', 'census', 'claims']) as feed
+    select feed from (values ('attendance'), ('roster'), ('census'), ('claims')) as f (feed)
 )
 
 , files as (

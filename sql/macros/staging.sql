@@ -144,8 +144,12 @@ where _rule is null
 
 
 -- The materialization of a layout's staging table: appended per new file, after the rows of files
--- no longer ingested are deleted.
+-- no longer ingested are deleted; built whole on an engine that deletes no rows (Spark).
 {% macro staging_incremental_config() -%}
+    {%- if not engine_supports_delete() -%}
+        {%- do config(materialized='table') -%}
+        {{- return('') -}}
+    {%- endif -%}
     {%- do config(
         materialized='incremental'
         , incremental_strategy='append'
@@ -209,9 +213,9 @@ where _rule is null
 {%- endmacro %}
 
 {% macro mixed_script(expression) -%}
-    (strlen({{ expression }}) <> length({{ expression }})
-        and regexp_matches({{ expression }}, '[\p{Cyrillic}\p{Greek}]')
-        and regexp_matches({{ expression }}, '\p{Latin}'))
+    ({{ has_non_ascii(expression) }}
+        and {{ regex_contains(expression, regex_literal('[\\p{Cyrillic}\\p{Greek}]')) }}
+        and {{ regex_contains(expression, regex_literal('\\p{Latin}')) }})
 {%- endmacro %}
 
 -- The detail of unsafe_text: the first unsafe column and why (code points for look-alikes).
@@ -224,9 +228,8 @@ where _rule is null
         when {{ mixed_script(canonical) }} then
             {{ sql_string(layout.label.get(canonical, canonical) ~ ' ') }} || {{ staging_value(layout, canonical) }}
             || ' mixes Latin with Cyrillic or Greek letters (look-alikes): '
-            || array_to_string(list_transform(
-                string_split(regexp_replace({{ canonical }}, '[^\p{Cyrillic}\p{Greek}]', '', 'g'), '')
-                , lambda c: printf('U+%04X', unicode(c))), ' ')
+            || {{ code_points(regex_replace_all(
+                canonical, regex_literal('[^\\p{Cyrillic}\\p{Greek}]'), "''")) }}
     {%- endfor %}
     end
 {%- endmacro %}
@@ -234,8 +237,15 @@ where _rule is null
 
 -- A whole number (an optional minus and digits only: '1.5' and '1e3' are not), else null.
 {% macro staging_integer(layout, canonical) -%}
-    {%- set value = 'trim(' ~ staging_col(layout, canonical) ~ ')' -%}
-    case when regexp_full_match({{ value }}, '-?[0-9]+') then try_cast({{ value }} as integer) end
+    {{ parse_integer('trim(' ~ staging_col(layout, canonical) ~ ')') }}
+{%- endmacro %}
+
+{% macro parse_integer(expression) -%}
+    {{- adapter.dispatch('parse_integer', 'iop')(expression) -}}
+{%- endmacro %}
+
+{% macro default__parse_integer(expression) -%}
+    case when regexp_full_match({{ expression }}, '-?[0-9]+') then try_cast({{ expression }} as integer) end
 {%- endmacro %}
 
 
@@ -255,8 +265,12 @@ where _rule is null
 {%- endmacro %}
 
 
--- A SQL string literal.
+-- A SQL string literal (engine-specific: Spark reads a backslash as an escape).
 {% macro sql_string(text) -%}
+    {{- adapter.dispatch('sql_string', 'iop')(text) -}}
+{%- endmacro %}
+
+{% macro default__sql_string(text) -%}
     '{{ text | replace("'", "''") }}'
 {%- endmacro %}
 
@@ -453,7 +467,7 @@ where _rule is null
     (false
     {%- for canonical in columns if canonical in layout.column %}
         or ({{ canonical }} is not null
-            and not regexp_full_match({{ canonical }}, {{ sql_string('[' ~ id_alphabet(layout) ~ ']+') }}))
+            and not {{ regex_full_match(canonical, regex_literal('[' ~ id_alphabet(layout) ~ ']+')) }})
     {%- endfor %})
 {%- endmacro %}
 
@@ -467,9 +481,8 @@ where _rule is null
         when {{ staging_id_rule(layout, [canonical]) }} then
             {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
             || {{ sql_string(' has characters outside ' ~ id_alphabet(layout) ~ ': ') }}
-            || array_to_string(list_transform(
-                string_split(regexp_replace({{ canonical }}, {{ sql_string('[' ~ id_alphabet(layout) ~ ']') }}, '', 'g'), '')
-                , lambda c: printf('U+%04X', unicode(c))), ' ')
+            || {{ code_points(regex_replace_all(
+                canonical, regex_literal('[' ~ id_alphabet(layout) ~ ']'), "''")) }}
     {%- endfor %}
     end
 {%- endmacro %}
@@ -505,7 +518,7 @@ where _rule is null
             || {{ sql_string(' is before ' ~ (floor or var('date_floor')) ~ ' (the date floor)') }}
         when {{ canonical }} > {{ date_ceiling() }} then
             {{ sql_string(layout.label[canonical] ~ ' ') }} || {{ staging_value(layout, canonical) }}
-            || ' is after the file''s landing date ' || strftime(_landed_at, '%Y-%m-%d')
+            || ' is after the file''s landing date ' || {{ date_text('_landed_at') }}
             || {{ sql_string(' + ' ~ (var('future_tolerance_days') | int) ~ ' days') }}
     {%- endfor %}
     end
@@ -530,7 +543,7 @@ with codes as (
 
 , typed as (
     select
-        r as _raw
+        {{ row_record('r') }} as _raw
         , r._source_file
         , r._file_sha256
         , r._row_number
@@ -572,7 +585,7 @@ select
         when 'invalid_minutes' then {{ staging_detail(layout, 'minutes', 'is not a whole number above 0') }}
         when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['program']) }}
     end as _detail
-    , case when _rule is not null then to_json(_raw) end as _raw_record
+    , case when _rule is not null then {{ record_json('_raw') }} end as _raw_record
 from typed
 {%- endmacro %}
 
@@ -588,7 +601,7 @@ with codes as (
 
 , typed as (
     select
-        r as _raw
+        {{ row_record('r') }} as _raw
         , r._source_file
         , r._file_sha256
         , r._row_number
@@ -627,7 +640,7 @@ select
         when 'invalid_date_range' then {{ sql_string(layout.label.discharge_date ~ ' is before ' ~ layout.label.admit_date) }}
         when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['program']) }}
     end as _detail
-    , case when _rule is not null then to_json(_raw) end as _raw_record
+    , case when _rule is not null then {{ record_json('_raw') }} end as _raw_record
 from typed
 {%- endmacro %}
 
@@ -640,7 +653,7 @@ from typed
 {%- set window = [['birth_date', '1900-01-01']] -%}
 with typed as (
     select
-        r as _raw
+        {{ row_record('r') }} as _raw
         , r._source_file
         , r._file_sha256
         , r._row_number
@@ -671,7 +684,7 @@ select
         when 'implausible_date' then {{ staging_date_window_detail(layout, window) }}
         when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
-    , case when _rule is not null then to_json(_raw) end as _raw_record
+    , case when _rule is not null then {{ record_json('_raw') }} end as _raw_record
 from typed
 {%- endmacro %}
 
@@ -694,7 +707,7 @@ from typed
     + ([['adjudicated_date', none]] if 'adjudicated_date' in layout.column else []) -%}
 with typed as (
     select
-        r as _raw
+        {{ row_record('r') }} as _raw
         , r._source_file
         , r._file_sha256
         , r._row_number
@@ -756,7 +769,7 @@ select
         when 'invalid_amount' then {{ staging_amount_detail(layout, claim_amounts) }}
         when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
-    , case when _rule is not null then to_json(_raw) end as _raw_record
+    , case when _rule is not null then {{ record_json('_raw') }} end as _raw_record
 from typed
 {%- endmacro %}
 
@@ -771,7 +784,7 @@ from typed
     + ([['payment_date', none]] if 'payment_date' in layout.column else []) -%}
 with typed as (
     select
-        r as _raw
+        {{ row_record('r') }} as _raw
         , r._source_file
         , r._file_sha256
         , r._row_number
@@ -814,6 +827,6 @@ select
         when 'invalid_amount' then {{ staging_amount_detail(layout, remittance_amounts) }}
         when 'unsafe_text' then {{ staging_unsafe_text_detail(layout, ['payer']) }}
     end as _detail
-    , case when _rule is not null then to_json(_raw) end as _raw_record
+    , case when _rule is not null then {{ record_json('_raw') }} end as _raw_record
 from typed
 {%- endmacro %}
