@@ -13,8 +13,9 @@
     regexp_full_match({{ value }}, {{ pattern }})
 {%- endmacro %}
 
+-- (\z, not $: Java's $ also matches before a final line break, RE2's does not)
 {% macro spark__regex_full_match(value, pattern) -%}
-    regexp_like({{ value }}, concat('^(?:', {{ pattern }}, ')$'))
+    regexp_like({{ value }}, concat('^(?:', {{ pattern }}, ')\\z'))
 {%- endmacro %}
 
 -- true when `value` contains a match of the regular expression `pattern` (a SQL expression)
