@@ -17,8 +17,7 @@ with ehr_persons as (
         c.person_id
         , coalesce(c.billing_npi, '') as billing_npi
         , c.level_of_care
-        , unnest(generate_series(c.service_from_date, c.service_to_date, interval 1 day))::date
-            as service_date
+        , {{ unnest_days('c.service_from_date', 'c.service_to_date', 'service_date') }}
     from {{ ref('core__claim_lines') }} as c
     join ehr_persons as p using (person_id)
     where c.level_of_care is not null

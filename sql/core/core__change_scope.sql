@@ -82,7 +82,7 @@ with changed_keys as (
 
 -- the claim ids a current claim line links by: its own, the original it names, and that
 -- original's claim id through an 835
-, claim_links as materialized (
+, claim_links as {{ cte_materialized() }} (
     select member_id, claim_id as link_id from {{ ref('staging__claims') }}
     union
     select member_id, original_claim_id from {{ ref('staging__claims') }}

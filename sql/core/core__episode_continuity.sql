@@ -45,7 +45,8 @@ with episodes as (
 , follow_ups as (
     select
         d.episode_id
-        , min(date_diff('day', d.end_date, greatest(s.span_start, d.end_date + 1))) as first_day
+        , min({{ days_between('d.end_date', 'greatest(s.span_start, d.end_date + 1)') }})
+            as first_day
     from discharges as d
     join spans as s
         on s.person_id = d.person_id

@@ -34,8 +34,7 @@ with lines as (
     from (
         select
             *
-            , unnest(string_split(diagnosis_codes, '|')) as raw_code
-            , unnest(range(1, len(string_split(diagnosis_codes, '|')) + 1)) as position
+            , {{ unnest_with_position(split_list('diagnosis_codes', '|'), 'raw_code', 'position') }}
         from lines
         where diagnosis_codes is not null
     )
@@ -63,11 +62,11 @@ with lines as (
 , per_episode as (
     select
         episode_id
-        , string_agg(distinct code, '|' order by code) as diagnosis_codes
-        , string_agg(distinct diagnosis_group, '|' order by diagnosis_group)
-            filter (where category = 'substance_use') as substance_use_groups
-        , string_agg(distinct diagnosis_group, '|' order by diagnosis_group)
-            filter (where category = 'mental_health') as mental_health_groups
+        , {{ sorted_distinct_agg('code', "'|'") }} as diagnosis_codes
+        , {{ sorted_distinct_agg('diagnosis_group', "'|'", "category = 'substance_use'") }}
+            as substance_use_groups
+        , {{ sorted_distinct_agg('diagnosis_group', "'|'", "category = 'mental_health'") }}
+            as mental_health_groups
         , bool_or(category = 'substance_use') as has_substance_use
         , bool_or(category = 'mental_health') as has_mental_health
     from grouped

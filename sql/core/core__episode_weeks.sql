@@ -21,7 +21,7 @@ with episodes as (
     from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
     join {{ ref('core__persons') }} as p using (person_id)
     left join {{ value_set('age_bands') }} as age
-        on date_part('year', age(e.start_date, p.birth_date))
+        on {{ age_years('e.start_date', 'p.birth_date') }}
             between age.age_from::integer and age.age_to::integer
     where e.source <> 'claims'
 )
@@ -29,15 +29,15 @@ with episodes as (
 , weeks as (
     select
         *
-        , unnest(range(0, date_diff('day', start_date, end_date) // 7 + 1))::integer
-            as week_index
+        , {{ unnest_range('0', int_div(days_between('start_date', 'end_date'), '7') ~ ' + 1'
+            , 'week_index') }}
     from episodes
 )
 
 , attended as (
     select
         e.episode_id
-        , (date_diff('day', e.start_date, s.session_date) // 7)::integer as week_index
+        , {{ int_div(days_between('e.start_date', 's.session_date'), '7') }}::integer as week_index
         , count(*) as sessions_attended
         , sum(s.minutes)::bigint as minutes_attended
     from episodes as e
@@ -63,7 +63,7 @@ select
     , w.week_index + 1 as week_number
     , (w.start_date + 7 * w.week_index)::date as week_start
     , least(w.start_date + 7 * w.week_index + 6, w.end_date)::date as week_end
-    , date_diff('day', week_start, week_end) + 1 as week_days
+    , {{ days_between('week_start', 'week_end') }} + 1 as week_days
     , week_days = 7 as full_week
     , coalesce(a.sessions_attended, 0) as sessions_attended
     , coalesce(a.minutes_attended, 0) as minutes_attended

@@ -31,7 +31,7 @@ select
     , e.length_of_stay
     , coalesce(
         e.census_open
-        , date_diff('day', e.end_date, a.as_of_date) < {{ var('episode_gap_days') }}
+        , {{ days_between('e.end_date', 'a.as_of_date') }} < {{ var('episode_gap_days') }}
     ) as is_open
     , e.discharge_reason
     , e.source

@@ -4,7 +4,8 @@
 -- Appended for files not indexed yet and kept for files later dropped, so a dropped file's keys
 -- tell what it changed. A file is named by file_id, the first 128 bits of its SHA-256 as an
 -- integer: 16 bytes instead of a 64-character string on tens of millions of rows at size L (the
--- distinct keys of a full build then fit DuckDB's memory limit).
+-- distinct keys of a full build then fit DuckDB's memory limit); on Spark, which has no 128-bit
+-- integer, the first 64 bits as a bigint (sql/macros/engines_core.sql).
 -- Grain: one row per file content x key kind x key value.
 {%- do scoped_incremental_config('false') %}
 {%- set pending = pending_core_files() %}
@@ -21,13 +22,17 @@ with keys as (
     union all
     select _file_sha256, 'member', member_id from {{ ref('staging__roster') }} where {{ pending }}
     union all
-    select _file_sha256, unnest(['member', 'claim', 'claim'])
-        , unnest([member_id, claim_id, original_claim_id])
+    select _file_sha256
+        , {{ unnest_rows(['key_kind', 'key_value'], [
+            ["'member'", 'member_id'], ["'claim'", 'claim_id']
+            , ["'claim'", 'original_claim_id']]) }}
     from {{ ref('staging__claims') }}
     where {{ pending }}
     union all
-    select _file_sha256, unnest(['member', 'claim', 'claim'])
-        , unnest([member_id, claim_id, payer_claim_control_number])
+    select _file_sha256
+        , {{ unnest_rows(['key_kind', 'key_value'], [
+            ["'member'", 'member_id'], ["'claim'", 'claim_id']
+            , ["'claim'", 'payer_claim_control_number']]) }}
     from {{ ref('staging__remittance_835') }}
     where _rule is null and {{ pending }}
 )

@@ -21,7 +21,7 @@ with all_latest_roster as (
 )
 
 , race_selections as (
-    select client_id, unnest(string_split(coalesce(race, ''), '|')) as race_value
+    select client_id, {{ unnest_list(split_list("coalesce(race, '')", '|'), 'race_value') }}
     from latest_roster
 )
 
@@ -61,7 +61,7 @@ with all_latest_roster as (
 )
 
 , claims_members as (
-    select member_id, arg_max(payer, received_date) as payer
+    select member_id, {{ arg_max('payer', 'received_date') }} as payer
     from {{ ref('staging__claims') }}
     where member_id not in (select member_id from all_latest_roster where member_id is not null)
         and {{ in_change_scope('member_id', 'member') }}

@@ -26,7 +26,7 @@ select
     , t.to_level
     , t.days_between
     , t.direction
-    , date_diff('day', t.from_end_date, e.as_of_date) >= {{ var('transition_window_days') }}
+    , {{ days_between('t.from_end_date', 'e.as_of_date') }} >= {{ var('transition_window_days') }}
         as window_complete
 {%- if in_unit_test() %}
 {#- a unit test gives episodes: the transitions are computed from them #}

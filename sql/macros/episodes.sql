@@ -18,7 +18,7 @@ with starts as (
         ) as prior_end
         , case
             when prior_end is null then 1
-            when date_diff('day', prior_end, span_start) > {{ var('episode_gap_days') }} then 1
+            when {{ days_between('prior_end', 'span_start') }} > {{ var('episode_gap_days') }} then 1
             else 0
         end as starts_episode
     from starts
@@ -54,8 +54,10 @@ with starts as (
         , bool_or(source = 'attendance') as has_attendance
         , bool_or(source = 'claims') as has_claims
         , bool_or(source = 'census') as has_census
-        , arg_max(census_open, span_start) filter (where source = 'census') as latest_census_open
-        , arg_max(discharge_reason, span_end) filter (where source = 'census') as census_reason
+        , {{ arg_max('census_open', 'span_start') }} filter (where source = 'census')
+            as latest_census_open
+        , {{ arg_max('discharge_reason', 'span_end') }} filter (where source = 'census')
+            as census_reason
     from spans
     group by all
 )
@@ -78,14 +80,14 @@ with starts as (
 )
 
 select
-    sha256(e.person_id || '|' || e.level_of_care || '|' || e.start_date) as episode_id
+    {{ sha256_hex("e.person_id || '|' || e.level_of_care || '|' || e.start_date") }} as episode_id
     , e.person_id
     , e.level_of_care
     , e.episode_number
     , coalesce(e.program, 'external') as program
     , e.start_date
     , e.end_date
-    , date_diff('day', e.start_date, e.end_date) + 1 as length_of_stay
+    , {{ days_between('e.start_date', 'e.end_date') }} + 1 as length_of_stay
     , case when e.has_census then e.latest_census_open end as census_open
     , case when not coalesce(e.latest_census_open, false) then e.census_reason end as discharge_reason
     , case

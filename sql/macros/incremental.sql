@@ -12,24 +12,37 @@
 -- A full refresh (`dbt build --full-refresh`, iop/build_state.py decides when) rebuilds every table
 -- from staging; so does the first build. Rows that depend on the whole data set (the as-of date of
 -- core.episodes and core.transitions) are computed in views, never stored.
+-- An engine that cannot delete a table's rows (Spark: dbt-spark has no delete+insert without
+-- Delta) rebuilds every table on every run, as a full refresh does (engine_refreshes_by_scope()).
+
+
+-- Whether the engine refreshes the core layer by change scope: DuckDB deletes the scope's rows
+-- and appends them again. On Spark every run builds each core table (and each mart refreshed by
+-- scope) whole, as a table, and no model reads what a previous build left. The one place that
+-- decides it.
+{% macro engine_refreshes_by_scope() -%}
+    {{- return(target.type != 'spark') -}}
+{%- endmacro %}
 
 
 -- The relation a model (schema, table) held before this run, or none: how the change scope reads
 -- the state the previous run left (core.applied_files, core.persons) before this run replaces it.
 -- Deliberately not a ref(): a ref would order this run's build of that table first. None in a dbt
--- unit test (no previous run).
+-- unit test (no previous run), and on an engine that builds every table whole (as on a first
+-- build).
 {% macro previous_state(schema, table) -%}
-    {%- if not execute or in_unit_test() -%}
+    {%- if not execute or in_unit_test() or not engine_refreshes_by_scope() -%}
         {{- return(none) -}}
     {%- endif -%}
     {{- return(adapter.get_relation(database=this.database, schema=schema, identifier=table)) -}}
 {%- endmacro %}
 
 
--- Whether this run refreshes the core layer by change scope: not a full refresh, and a previous
--- core step finished (core.applied_files exists). Otherwise every core table is rebuilt whole.
+-- Whether this run refreshes the core layer by change scope: the engine does, not a full refresh,
+-- and a previous core step finished (core.applied_files exists). Otherwise every core table is
+-- rebuilt whole.
 {% macro core_incremental() -%}
-    {{- return(execute and not flags.FULL_REFRESH
+    {{- return(execute and engine_refreshes_by_scope() and not flags.FULL_REFRESH
         and previous_state('core', 'applied_files') is not none) -}}
 {%- endmacro %}
 
@@ -43,8 +56,13 @@
 
 -- Config of a core table refreshed by scope: the rows of the scope are deleted, then the model's
 -- rows for the scope appended. `delete_where` is the SQL condition (on the table's own columns) of
--- the rows to recompute; a run that is not by scope empties the table first.
+-- the rows to recompute; a run that is not by scope empties the table first. On an engine that does
+-- not refresh by scope: a table, built whole.
 {% macro scoped_incremental_config(delete_where) -%}
+    {%- if not engine_refreshes_by_scope() -%}
+        {%- do config(materialized='table') -%}
+        {{- return('') -}}
+    {%- endif -%}
     {%- do config(
         materialized='incremental'
         , incremental_strategy='append'
@@ -132,8 +150,13 @@
 
 
 -- Config of a mart refreshed by change scope: `delete_where` is the hook's SQL condition (on the
--- mart's columns) of the changed persons' rows; `rebuild_when` see mart_scoped().
+-- mart's columns) of the changed persons' rows; `rebuild_when` see mart_scoped(). On an engine
+-- that does not refresh by scope: a table, built whole.
 {% macro mart_scoped_config(delete_where, rebuild_when) -%}
+    {%- if not engine_refreshes_by_scope() -%}
+        {%- do config(materialized='table', rebuild_when=rebuild_when) -%}
+        {{- return('') -}}
+    {%- endif -%}
     {%- do config(
         materialized='incremental'
         , incremental_strategy='append'
@@ -168,10 +191,4 @@
         {%- do ref('core__file_changes') -%}
         true
     {%- endif -%}
-{%- endmacro %}
-
-
--- A landed file's id in core.file_keys: the first 128 bits of its SHA-256 (hex) as an integer.
-{% macro file_id(sha256) -%}
-    ('0x' || left({{ sha256 }}, 32))::uhugeint
 {%- endmacro %}

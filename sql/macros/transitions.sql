@@ -41,7 +41,7 @@ select
     , c.next_episode_id
     , c.next_level
     , c.next_start_date
-    , date_diff('day', r.end_date, c.next_start_date) as days_to_next
+    , {{ days_between('r.end_date', 'c.next_start_date') }} as days_to_next
     , coalesce(days_to_next <= {{ var('transition_window_days') }}, false) as within_window
     , case when within_window then c.next_level end as to_level
     , case when within_window then days_to_next end as days_between
