@@ -27,18 +27,17 @@ with episodes as (
         , count(*) filter (where cost_coverage = 'ehr_only') as episodes_without_claims
         , sum(allowed_amount) filter (where paid_amount is not null) as allowed_total
         , sum(paid_amount) filter (where allowed_amount is not null) as paid_total
-        , quantile_cont(allowed_amount, [0.25, 0.5, 0.75])
-            filter (where paid_amount is not null) as allowed_quartiles
-        , quantile_cont(paid_amount, [0.25, 0.5, 0.75])
-            filter (where allowed_amount is not null) as paid_quartiles
-        , quantile_cont(allowed_per_day, 0.5) filter (where paid_amount is not null)
-            as median_allowed_per_day
-        , quantile_cont(paid_per_day, 0.5) filter (where allowed_amount is not null)
-            as median_paid_per_day
-        , quantile_cont(allowed_per_attended_hour, 0.5) filter (where paid_amount is not null)
-            as median_allowed_per_attended_hour
-        , quantile_cont(paid_per_attended_hour, 0.5) filter (where allowed_amount is not null)
-            as median_paid_per_attended_hour
+        {%- for amount, other in [('allowed', 'paid'), ('paid', 'allowed')] %}
+        {%- set costed = other ~ '_amount is not null' %}
+        {%- for name, fraction in [('p25', 0.25), ('median', 0.5), ('p75', 0.75)] %}
+        , {{ continuous_quantile(amount ~ '_amount', fraction, where=costed, scale=2) }}
+            as {{ name }}_{{ amount }}_per_episode
+        {%- endfor %}
+        {%- for per in ['day', 'attended_hour'] %}
+        , {{ continuous_quantile(amount ~ '_per_' ~ per, 0.5, where=costed) }}
+            as median_{{ amount }}_per_{{ per }}
+        {%- endfor %}
+        {%- endfor %}
         , sum(claim_lines) as claim_lines
         , sum(remitted_lines) as remitted_lines
     from episodes
@@ -79,24 +78,24 @@ select
     {%- for name, value, not_applicable in [
         ('allowed_total', 'allowed_total', none_costed)
         , ('paid_total', 'paid_total', none_costed)
-        , ('mean_allowed_per_episode', 'round(allowed_total / nullif(costed_episodes, 0), 2)'
-            , none_costed)
-        , ('p25_allowed_per_episode', 'round(allowed_quartiles[1], 2)', none_costed)
-        , ('median_allowed_per_episode', 'round(allowed_quartiles[2], 2)', none_costed)
-        , ('p75_allowed_per_episode', 'round(allowed_quartiles[3], 2)', none_costed)
-        , ('p25_paid_per_episode', 'round(paid_quartiles[1], 2)', none_costed)
-        , ('median_paid_per_episode', 'round(paid_quartiles[2], 2)', none_costed)
-        , ('p75_paid_per_episode', 'round(paid_quartiles[3], 2)', none_costed)
-        , ('median_allowed_per_day', 'round(median_allowed_per_day, 2)', none_costed)
-        , ('median_paid_per_day', 'round(median_paid_per_day, 2)', none_costed)
-        , ('median_allowed_per_attended_hour', 'round(median_allowed_per_attended_hour, 2)'
-            , 'median_allowed_per_attended_hour is null')
-        , ('median_paid_per_attended_hour', 'round(median_paid_per_attended_hour, 2)'
-            , 'median_paid_per_attended_hour is null')
+        , ('mean_allowed_per_episode'
+            , round_double('allowed_total::double / nullif(costed_episodes, 0)', 2), none_costed)
     ] %}
     , {{ published(name, value, 'costed_episodes_suppressed', not_applicable=not_applicable) }}
     {%- endfor %}
-    , {{ published('remitted_line_share', 'round(remitted_lines / nullif(claim_lines, 0), 4)'
+    {#- the quartiles and medians, rounded to cents #}
+    {%- for name, not_applicable in [
+        ('p25_allowed_per_episode', none_costed), ('median_allowed_per_episode', none_costed)
+        , ('p75_allowed_per_episode', none_costed), ('p25_paid_per_episode', none_costed)
+        , ('median_paid_per_episode', none_costed), ('p75_paid_per_episode', none_costed)
+        , ('median_allowed_per_day', none_costed), ('median_paid_per_day', none_costed)
+        , ('median_allowed_per_attended_hour', 'median_allowed_per_attended_hour is null')
+        , ('median_paid_per_attended_hour', 'median_paid_per_attended_hour is null')
+    ] %}
+    , {{ published(name, round_double(name, 2), 'costed_episodes_suppressed'
+        , not_applicable=not_applicable) }}
+    {%- endfor %}
+    , {{ published('remitted_line_share', round_double('remitted_lines / nullif(claim_lines, 0)', 4)
         , 'suppressed', flag=false, not_applicable='coalesce(claim_lines, 0) = 0') }}
 from suppression
 {%- endmacro %}

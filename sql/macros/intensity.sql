@@ -25,7 +25,9 @@ with weeks as (
         , count(distinct episode_id) as episodes
         , count(*) filter (where meets_minimum is not null) as weeks_judged
         , count(*) filter (where meets_minimum) as weeks_meeting_minimum
-        , quantile_cont(attended_hours, [0.25, 0.5, 0.75]) as hours_quartiles
+        {%- for name, fraction in [('p25', 0.25), ('median', 0.5), ('p75', 0.75)] %}
+        , {{ continuous_quantile('attended_hours', fraction) }} as {{ name }}_weekly_hours
+        {%- endfor %}
     from weeks
     group by grouping sets ((level_of_care, program), (level_of_care))
 )
@@ -54,13 +56,11 @@ select
     , {{ published('episodes', 'episodes', 'episodes_suppressed') }}
     , {{ published('weeks_judged', 'weeks_judged', 'weeks_judged_suppressed') }}
     , {{ published('share_weeks_meeting_minimum'
-        , 'round(weeks_meeting_minimum / nullif(weeks_judged, 0), 4)'
+        , round_double('weeks_meeting_minimum / nullif(weeks_judged, 0)', 4)
         , 'weeks_meeting_minimum_suppressed or weeks_judged_suppressed'
         , not_applicable='weeks_judged = 0') }}
-    , {{ published('p25_weekly_hours', 'round(hours_quartiles[1], 2)', 'suppressed', flag=false) }}
-    , {{ published('median_weekly_hours', 'round(hours_quartiles[2], 2)', 'suppressed'
-        , flag=false) }}
-    , {{ published('p75_weekly_hours', 'round(hours_quartiles[3], 2)', 'suppressed'
-        , flag=false) }}
+    {%- for name in ['p25_weekly_hours', 'median_weekly_hours', 'p75_weekly_hours'] %}
+    , {{ published(name, round_double(name, 2), 'suppressed', flag=false) }}
+    {%- endfor %}
 from suppression
 {%- endmacro %}

@@ -45,7 +45,7 @@ with as_of as (
         , e.discharge_reason
         , coalesce(t.days_to_next <= 30 and next_loc.rank::integer < t.from_rank, false)
             as stepped_down_30d
-        , date_diff('day', e.end_date, a.as_of_date) >= 30 as window_30d_complete
+        , e.end_date + 30 <= a.as_of_date as window_30d_complete
     from {{ ref('core__episodes') }} as e
     cross join as_of as a
     join {{ ref('core__transitions') }} as t using (episode_id)
@@ -124,7 +124,8 @@ with as_of as (
         , coalesce(sum(sessions_attended), 0)::bigint as sessions_attended
         , coalesce(sum(sessions_no_show), 0)::bigint as sessions_no_show
         , coalesce(sum(sessions_cancelled), 0)::bigint as sessions_cancelled
-        , quantile_cont(length_of_stay, 0.5) filter (where event = 'discharge') as median_los
+        , {{ continuous_quantile('length_of_stay', 0.5, where="event = 'discharge'") }}
+            as median_los
         , count(*) filter (where event = 'discharge' and discharge_reason is not null)
             as discharges_with_reason
         , count(*) filter (where event = 'discharge' and discharge_reason = 'completed')
@@ -152,7 +153,7 @@ with as_of as (
     select
         f.program
         , f.level_of_care
-        , unnest(generate_series(f.first_month, l.last_month, interval 1 month))::date as month
+        , {{ unnest_months('f.first_month', 'l.last_month', 'month') }}
     from first_months as f
     cross join last_month as l
 )
@@ -186,7 +187,7 @@ with as_of as (
 )
 
 , latest_checks as (
-    select table_name, check_name, arg_max(status, checked_at) as status
+    select table_name, check_name, max_by(status, checked_at) as status
     from {{ source('audit', 'check_results') }}
     where table_name like 'staging.%' or table_name like 'core.%'
     group by all
@@ -285,33 +286,34 @@ select
     , case when not s.suppressed then s.sessions_no_show end as sessions_no_show
     , case when not s.suppressed then s.sessions_cancelled end as sessions_cancelled
     , {{ published('no_show_rate'
-        , 'round(s.sessions_no_show / nullif(s.sessions_scheduled, 0), 4)', 's.suppressed'
+        , round_double('s.sessions_no_show / nullif(s.sessions_scheduled, 0)', 4), 's.suppressed'
         , flag=false, not_applicable='s.sessions_scheduled = 0') }}
     , {{ published('median_los', 's.median_los', 's.discharges_suppressed'
         , not_applicable='s.median_los is null') }}
     , {{ published('discharges_with_reason', 's.discharges_with_reason'
         , 's.discharges_with_reason_suppressed') }}
     , {{ published('completion_rate'
-        , 'round(s.completions / nullif(s.discharges_with_reason, 0), 4)'
+        , round_double('s.completions / nullif(s.discharges_with_reason, 0)', 4)
         , 's.completions_suppressed or s.discharges_with_reason_suppressed'
         , not_applicable='s.discharges_with_reason = 0') }}
     , {{ published('step_down_30d_denominator', 's.step_down_30d_denominator'
         , 's.step_down_30d_denominator_suppressed') }}
     , {{ published('step_down_30d_rate'
-        , 'round(s.step_downs_30d / nullif(s.step_down_30d_denominator, 0), 4)'
+        , round_double('s.step_downs_30d / nullif(s.step_down_30d_denominator, 0)', 4)
         , 's.step_downs_30d_suppressed or s.step_down_30d_denominator_suppressed'
         , not_applicable='s.step_down_30d_denominator = 0') }}
     , case when not s.suppressed then s.billable_attended_days end as billable_attended_days
     , {{ published('claims_reconciliation_rate'
-        , 'round(s.attended_and_billed_days / nullif(s.billable_attended_days, 0), 4)'
+        , round_double('s.attended_and_billed_days / nullif(s.billable_attended_days, 0)', 4)
         , 's.suppressed', flag=false, not_applicable='s.billable_attended_days = 0') }}
     , q.checks as data_quality_checks
-    , round(q.passed / nullif(q.checks, 0), 4) as data_quality_pass_rate
+    , {{ round_double('q.passed / nullif(q.checks, 0)', 4) }} as data_quality_pass_rate
     , case when not s.intensity_weeks_judged_suppressed then s.intensity_weeks_judged end
         as intensity_weeks_judged
     , case when not (s.intensity_weeks_meeting_minimum_suppressed
         or s.intensity_weeks_judged_suppressed)
-        then round(s.intensity_weeks_meeting_minimum / nullif(s.intensity_weeks_judged, 0), 4)
+        then {{ round_double(
+            's.intensity_weeks_meeting_minimum / nullif(s.intensity_weeks_judged, 0)', 4) }}
     end as intensity_share_meeting_minimum
 from intensity_suppression as s
 cross join as_of as a

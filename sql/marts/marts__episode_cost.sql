@@ -4,7 +4,8 @@
 -- claims-only episodes no attended hours: those values are null, never 0.
 -- Grain: one row per episode (the episode_key of marts.episodes).
 select
-    sha256(p.person_key || '|' || e.level_of_care || '|' || e.episode_number) as episode_key
+    {{ sha256_hex("p.person_key || '|' || e.level_of_care || '|' || e.episode_number") }}
+        as episode_key
     , p.person_key
     , e.level_of_care
     , {{ label('e.level_of_care', 'level_of_care', alias='level_of_care_label') }}
@@ -23,10 +24,14 @@ select
     , c.paid_amount
     , e.length_of_stay
     , c.attended_hours
-    , round(c.allowed_amount / e.length_of_stay, 2) as allowed_per_day
-    , round(c.paid_amount / e.length_of_stay, 2) as paid_per_day
-    , round(c.allowed_amount / nullif(c.attended_hours, 0), 2) as allowed_per_attended_hour
-    , round(c.paid_amount / nullif(c.attended_hours, 0), 2) as paid_per_attended_hour
+    {%- for amount in ['allowed', 'paid'] %}
+    , {{ round_double('c.' ~ amount ~ '_amount::double / e.length_of_stay', 2) }}
+        as {{ amount }}_per_day
+    {%- endfor %}
+    {%- for amount in ['allowed', 'paid'] %}
+    , {{ round_double('c.' ~ amount ~ '_amount::double / nullif(c.attended_hours, 0)', 2) }}
+        as {{ amount }}_per_attended_hour
+    {%- endfor %}
 from {{ ref('core__episodes') }} as e
 join {{ ref('core__persons') }} as p using (person_id)
 join {{ ref('core__episode_costs') }} as c using (episode_id)

@@ -25,10 +25,10 @@ with costs as (
         , f.person_id
         , f.allowed_amount as from_allowed
         , f.paid_amount as from_paid
-        , f.allowed_amount / f.length_of_stay as from_allowed_per_day
+        , f.allowed_amount::double / f.length_of_stay as from_allowed_per_day
         , i.allowed_amount as iop_allowed
         , i.paid_amount as iop_paid
-        , i.allowed_amount / i.length_of_stay as iop_allowed_per_day
+        , i.allowed_amount::double / i.length_of_stay as iop_allowed_per_day
     from {{ ref('core__transitions') }} as t
     join costs as f on f.episode_id = t.episode_id
     join costs as i on i.episode_id = t.next_episode_id
@@ -45,19 +45,23 @@ with costs as (
         , 'IOP' as to_level
         , count(distinct person_id) as persons
         , count(*) as episode_pairs
-        , quantile_cont(from_allowed, 0.5) as median_from_allowed
-        , quantile_cont(iop_allowed, 0.5) as median_iop_allowed
-        , quantile_cont(from_paid, 0.5) as median_from_paid
-        , quantile_cont(iop_paid, 0.5) as median_iop_paid
-        , quantile_cont(from_allowed_per_day, 0.5) as median_from_allowed_per_day
-        , quantile_cont(iop_allowed_per_day, 0.5) as median_iop_allowed_per_day
-        , quantile_cont(iop_allowed - from_allowed, 0.5) as median_allowed_difference
+        {%- for name, value, scale in [
+            ('median_from_allowed', 'from_allowed', 2), ('median_iop_allowed', 'iop_allowed', 2)
+            , ('median_from_paid', 'from_paid', 2), ('median_iop_paid', 'iop_paid', 2)
+            , ('median_from_allowed_per_day', 'from_allowed_per_day', none)
+            , ('median_iop_allowed_per_day', 'iop_allowed_per_day', none)
+            , ('median_allowed_difference', 'iop_allowed - from_allowed', 2)
+        ] %}
+        , {{ continuous_quantile(value, 0.5, scale=scale) }} as {{ name }}
+        {%- endfor %}
     from pairs
     group by all
 )
 
 , levels as (
-    select unnest(['RES', 'PHP']) as from_level, 'IOP' as to_level
+    select 'RES' as from_level, 'IOP' as to_level
+    union all
+    select 'PHP', 'IOP'
 )
 
 , spine as (
@@ -90,7 +94,7 @@ select
         'median_from_allowed', 'median_iop_allowed', 'median_from_paid', 'median_iop_paid'
         , 'median_from_allowed_per_day', 'median_iop_allowed_per_day', 'median_allowed_difference'
     ] %}
-    , {{ published(name, 'round(' ~ name ~ ', 2)', 'episode_pairs_suppressed'
+    , {{ published(name, round_double(name, 2), 'episode_pairs_suppressed'
         , not_applicable='coalesce(episode_pairs, 0) = 0') }}
     {%- endfor %}
 from suppression

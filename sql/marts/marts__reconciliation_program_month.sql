@@ -33,7 +33,8 @@ select
     , attended_not_billed_days
     , billed_not_attended_days
     , attended_no_member_id_days
-    , round(attended_and_billed_days
-        / nullif(attended_and_billed_days + attended_not_billed_days, 0), 4) as billed_attended_rate
+    , {{ round_double('attended_and_billed_days
+        / nullif(attended_and_billed_days + attended_not_billed_days, 0)', 4) }}
+        as billed_attended_rate
     , attended_and_billed_days + attended_not_billed_days = 0 as billed_attended_rate_not_applicable
 from totals
