@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_DIR / "sql"
 TARGET_DIR = PROJECT_DIR / "target"
-MANIFEST_PATH = TARGET_DIR / "manifest.json"
+MANIFEST_PATH = TARGET_DIR / "manifest.json"  # parsed for the default engine, duckdb
 LAYERS = ("staging", "audit", "core", "marts")
 
 
@@ -31,10 +31,18 @@ def _project_files() -> list[Path]:
     return files + [p for p in SQL_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}]
 
 
-def manifest_is_stale() -> bool:
-    if not MANIFEST_PATH.exists():
+def manifest_path(engine: str = "duckdb") -> Path:
+    """The manifest parsed for `engine`'s dbt target: relations name a database on DuckDB only
+    (dbt-spark refuses one), so each engine runs from its own (Dagster's asset graph reads the
+    DuckDB one: the same nodes and names)."""
+    return MANIFEST_PATH if engine == "duckdb" else TARGET_DIR / engine / "manifest.json"
+
+
+def manifest_is_stale(engine: str = "duckdb") -> bool:
+    path = manifest_path(engine)
+    if not path.exists():
         return True
-    built = MANIFEST_PATH.stat().st_mtime
+    built = path.stat().st_mtime
     return any(p.stat().st_mtime > built for p in _project_files())
 
 
@@ -43,38 +51,39 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def prepare_manifest(force: bool = False) -> Path:
+def prepare_manifest(force: bool = False, engine: str = "duckdb") -> Path:
     """`dbt parse` (about 4 s) when the manifest is missing or older than the project's files.
 
     Parses into a private folder and moves the artifacts into target/ one by one (each an atomic
     rename), under a file lock, so processes starting side by side never read a half-written
     manifest.
     """
-    if not (force or manifest_is_stale()):
-        return MANIFEST_PATH
-    TARGET_DIR.mkdir(exist_ok=True)
+    path = manifest_path(engine)
+    if not (force or manifest_is_stale(engine)):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     with (TARGET_DIR / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if force or manifest_is_stale():
+        if force or manifest_is_stale(engine):
             scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=TARGET_DIR))
             try:
-                _parse_into(scratch)
+                _parse_into(scratch, engine)
                 for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
                     if (scratch / name).exists():
-                        os.replace(scratch / name, TARGET_DIR / name)
+                        os.replace(scratch / name, path.parent / name)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             manifest.cache_clear()
-    return MANIFEST_PATH
+    return path
 
 
-def _parse_into(target: Path) -> None:
+def _parse_into(target: Path, engine: str) -> None:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.setdefault("IOP_DATA_DIR", str(PROJECT_DIR / "data"))
     done = subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(PROJECT_DIR),
          "--profiles-dir", str(PROJECT_DIR), "--target-path", str(target),
-         "--log-path", str(target)],
+         "--log-path", str(target), "--target", engine],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:

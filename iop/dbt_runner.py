@@ -22,7 +22,7 @@ from iop.ops.recovery import mark_damaged
 from iop.redact import redact
 from iop.settings import IopSettings
 
-_PARSED: dict[float, object] = {}
+_PARSED: dict[tuple[str, float], object] = {}
 
 
 @dataclass
@@ -38,15 +38,15 @@ def _common_args(target: Path) -> list[str]:
             "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
 
 
-def _parsed_manifest():
-    """The dbt Manifest object of the current project files, read from the manifest that
-    `prepare_manifest` keeps up to date (target/manifest.json) — no parsing at run time, which
-    would cost seconds per process (and every data folder's own profile would make dbt parse the
-    whole project again)."""
+def _parsed_manifest(engine: str):
+    """The dbt Manifest object of the current project files for `engine`'s target, read from the
+    manifest that `prepare_manifest` keeps up to date (target/manifest.json, target/spark/...) —
+    no parsing at run time, which would cost seconds per process (and every data folder's own
+    profile would make dbt parse the whole project again)."""
     from dbt.contracts.graph.manifest import Manifest, WritableManifest
 
-    path = dbt_project.prepare_manifest()
-    version = path.stat().st_mtime
+    path = dbt_project.prepare_manifest(engine=engine)
+    version = (engine, path.stat().st_mtime)
     if version not in _PARSED:
         _PARSED.clear()
         _PARSED[version] = Manifest.from_writable_manifest(
@@ -108,7 +108,7 @@ def build(
     nodes = dbt_project.manifest()["nodes"]
     # profiles.yml reads the engine, the data folder and DuckDB limits from the environment
     with patch.dict(os.environ, settings.dbt_env()):
-        manifest = _parsed_manifest()
+        manifest = _parsed_manifest(settings.engine)
         started = time.perf_counter()
         if settings.on_spark:
             _prepare_spark(settings)

@@ -24,7 +24,7 @@ with ehr_persons as (
 )
 
 , attended_any_level as (
-    select s.person_id, s.session_date as service_date, mode(s.program) as program
+    select s.person_id, s.session_date as service_date, {{ mode_lowest("s.program") }} as program
     from {{ ref('core__sessions') }} as s
     join ehr_persons as p using (person_id)
     where s.attended

@@ -24,7 +24,7 @@ with npi_person_days as (
         billing_npi
         , count(*) as person_days
         , count(*) filter (where attended) as attended_person_days
-        , mode(attended_program) filter (where attended) as npi_program
+        , {{ mode_lowest("attended_program") }} filter (where attended) as npi_program
     from npi_person_days
     group by billing_npi
 )

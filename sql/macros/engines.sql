@@ -45,3 +45,17 @@
 {% macro spark__pseudonymize(value) -%}
     pseudonymize({{ value }})
 {%- endmacro %}
+
+-- The most frequent value of `value`, the lowest of those equally frequent (plain `mode` picks
+-- any of them: results would change between runs and engines).
+{% macro mode_lowest(value) -%}
+    {{ return(adapter.dispatch('mode_lowest', 'iop')(value)) }}
+{%- endmacro %}
+
+{% macro default__mode_lowest(value) -%}
+    mode({{ value }} order by {{ value }})
+{%- endmacro %}
+
+{% macro spark__mode_lowest(value) -%}
+    mode({{ value }}, true)
+{%- endmacro %}

@@ -50,7 +50,7 @@ with starts as (
         , episode_number
         , min(span_start) as start_date
         , max(span_end) as end_date
-        , mode(program) filter (where program is not null) as program
+        , {{ mode_lowest("program") }} filter (where program is not null) as program
         , bool_or(source = 'attendance') as has_attendance
         , bool_or(source = 'claims') as has_claims
         , bool_or(source = 'census') as has_census
