@@ -4,6 +4,21 @@
 -- by dbt's adapter.dispatch: `default__` is DuckDB's SQL (the default engine), `spark__` is Spark
 -- SQL (used for Databricks too: dbt-databricks dispatches to spark__ macros).
 
+-- Whether the engine deletes rows from a table (DuckDB does; dbt-spark's tables without Delta do
+-- not): where it does not, the incremental staging, core and mart tables are built whole every
+-- run (sql/macros/staging.sql, incremental.sql).
+{% macro engine_supports_delete() -%}
+    {{- return(adapter.dispatch('engine_supports_delete', 'iop')()) -}}
+{%- endmacro %}
+
+{% macro default__engine_supports_delete() -%}
+    {{- return(true) -}}
+{%- endmacro %}
+
+{% macro spark__engine_supports_delete() -%}
+    {{- return(false) -}}
+{%- endmacro %}
+
 -- true when the whole of `value` matches the regular expression `pattern` (a SQL expression)
 {% macro regex_full_match(value, pattern) -%}
     {{ return(adapter.dispatch('regex_full_match', 'iop')(value, pattern)) }}

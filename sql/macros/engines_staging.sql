@@ -6,22 +6,6 @@
 -- doubles them on Spark.
 
 
--- Whether the engine deletes rows from a table (DuckDB does; dbt-spark's tables without Delta do
--- not): the incremental staging tables (and core's, sql/macros/incremental.sql) are built whole
--- where it does not.
-{% macro engine_supports_delete() -%}
-    {{- return(adapter.dispatch('engine_supports_delete', 'iop')()) -}}
-{%- endmacro %}
-
-{% macro default__engine_supports_delete() -%}
-    {{- return(true) -}}
-{%- endmacro %}
-
-{% macro spark__engine_supports_delete() -%}
-    {{- return(false) -}}
-{%- endmacro %}
-
-
 -- A SQL string literal: quotes doubled, and on Spark backslashes too (a regex keeps its \d).
 {% macro spark__sql_string(text) -%}
     '{{ text | replace("\\", "\\\\") | replace("'", "''") }}'

@@ -21,7 +21,7 @@
 -- scope) whole, as a table, and no model reads what a previous build left. The one place that
 -- decides it.
 {% macro engine_refreshes_by_scope() -%}
-    {{- return(target.type != 'spark') -}}
+    {{- return(engine_supports_delete()) -}}
 {%- endmacro %}
 
 
