@@ -67,6 +67,8 @@ def session(settings: IopSettings) -> SparkSession:
         .config("spark.sql.parquet.mergeSchema", "true")
         .config("spark.sql.ansi.enabled", "false")  # as dbt-spark sets it
         .config("spark.ui.enabled", "false")
+        # the small-cell suppression's unrolled rounds make deep plans (sql/macros/suppression.sql)
+        .config("spark.sql.analyzer.maxIterations", "2000")
         .config("spark.ui.showConsoleProgress", "false")
         .enableHiveSupport()
     )

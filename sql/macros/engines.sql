@@ -74,3 +74,19 @@
 {% macro spark__mode_lowest(value) -%}
     mode({{ value }}, true)
 {%- endmacro %}
+
+-- Placed as the last clause (a where) of a query that a CTE defines and later parts read more than
+-- once: on Spark it keeps the CTE from being copied into each place that reads it (Spark inlines
+-- every deterministic CTE; a non-deterministic condition, always true, keeps it one relation).
+-- Stacked suppressions (sql/macros/suppression.sql) would otherwise copy their input 2^n times
+-- and exhaust the driver's memory while planning. DuckDB materializes such CTEs by itself.
+{% macro computed_once() -%}
+    {{ return(adapter.dispatch('computed_once', 'iop')()) }}
+{%- endmacro %}
+
+{% macro default__computed_once() -%}
+{%- endmacro %}
+
+{% macro spark__computed_once() -%}
+    where rand() >= 0
+{%- endmacro %}

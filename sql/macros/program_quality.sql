@@ -223,6 +223,7 @@ with as_of as (
     from spine as s
     left join aggregated as a using (month, program, level_of_care)
     left join reconciliation as r using (month, program, level_of_care)
+    {{ computed_once() }}
 )
 
 {%- set key = ['month', 'level_of_care', 'program'] %}
@@ -264,6 +265,7 @@ with as_of as (
         , coalesce(i.intensity_weeks_meeting_minimum, 0) as intensity_weeks_meeting_minimum
     from suppression as s
     left join intensity as i using (month, program, level_of_care)
+    {{ computed_once() }}
 )
 
 , intensity_suppression as (

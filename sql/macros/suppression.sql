@@ -86,6 +86,7 @@
     select _s_r.*, _s_s.suppressed
     from {{ rows }} as _s_r
     join _s_rows as _s_s on {{ _suppression_join('_s_r', '_s_s', key) }}
+    {{ computed_once() }}
 {%- endmacro %}
 
 
@@ -122,23 +123,46 @@
         {%- endfor %}
     from {{ rows }} as _s_r
     join _s_flags as _s_f on {{ _suppression_join('_s_r', '_s_f', key) }}
+    {{ computed_once() }}
 {%- endmacro %}
 
 
 -- One cell per row x count: (key, _s_count = the count's column name, _s_value, _s_forced).
 {% macro _suppression_cells(rows, key, counts, also_hide) -%}
-    {%- for count in counts %}
+    {{ return(adapter.dispatch('_suppression_cells', 'iop')(rows, key, counts, also_hide)) }}
+{%- endmacro %}
+
+{% macro _suppression_forced(count, also_hide) -%}
     {%- if also_hide is mapping %}{% set forced = also_hide.get(count, 'false') %}
-    {%- else %}{% set forced = also_hide or 'false' %}{% endif %}
+    {%- else %}{% set forced = also_hide or 'false' %}{% endif -%}
+    coalesce({{ forced }}, false)
+{%- endmacro %}
+
+-- DuckDB: one select per count.
+{% macro default___suppression_cells(rows, key, counts, also_hide) -%}
+    {%- for count in counts %}
     {% if not loop.first %}union all
     {% endif -%}
     select
         {{ key | join(', ') }}
         , '{{ count }}' as _s_count
         , {{ count }}::bigint as _s_value
-        , coalesce({{ forced }}, false) as _s_forced
+        , {{ _suppression_forced(count, also_hide) }} as _s_forced
     from {{ rows }}
     {%- endfor %}
+{%- endmacro %}
+
+-- Spark: one read of `rows`, a row per count (Spark would plan `rows` once per count, and
+-- stacked suppressions multiply those copies).
+{% macro spark___suppression_cells(rows, key, counts, also_hide) -%}
+    {%- set cells = [] %}
+    {%- for count in counts %}
+    {%- do cells.append(["'" ~ count ~ "'", count ~ '::bigint', _suppression_forced(count, also_hide)]) %}
+    {%- endfor %}
+    select
+        {{ key | join(', ') }}
+        , {{ unnest_rows(['_s_count', '_s_value', '_s_forced'], cells) }}
+    from {{ rows }}
 {%- endmacro %}
 
 
@@ -183,12 +207,11 @@
 -- Spark: its recursive CTEs take no window function over the recursive reference, so the rounds
 -- are unrolled, dbt var suppression_rounds of them (default 6; the XS demo data reaches the
 -- fixed point by round 2); the last must change nothing (the fixed point was reached before it),
--- else the query fails rather than publish cells the rule would still suppress. The unrolled plan is deep:
--- Spark's analyzer needs more than its default 100 iterations to resolve it, so the session's
--- limit is raised (spark.sql.analyzer.maxIterations) before the model runs.
+-- else the query fails rather than publish cells the rule would still suppress. The unrolled plan
+-- is deep: Spark's analyzer needs more than its default 100 iterations to resolve it (the session
+-- raises spark.sql.analyzer.maxIterations, iop/spark.py).
 {% macro spark___suppress_cells(cells, key, lines, unit) -%}
     {%- set rounds = var('suppression_rounds', 6) -%}
-    {%- if execute %}{% do run_query('set spark.sql.analyzer.maxIterations = 1000') %}{% endif %}
     with _s_round_0 as (
         {{ _suppression_primary(cells, unit) }}
     )
