@@ -99,6 +99,10 @@ def _normal(value):
     return (6, str(value))
 
 
+# Columns that name the run, not the data: each engine's run has its own id and times.
+RUN_COLUMNS = {"check_history": {"run_id", "checked_at"}}
+
+
 def _published(data_dir: Path) -> dict[str, tuple[list[str], list[tuple]]]:
     con = duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True)
     try:
@@ -110,7 +114,8 @@ def _published(data_dir: Path) -> dict[str, tuple[list[str], list[tuple]]]:
         ]
         marts = {}
         for table in tables:
-            cursor = con.execute(f'select * from "{table}"')
+            skip = ", ".join(RUN_COLUMNS.get(table, ()))
+            cursor = con.execute(f'select * {f"exclude ({skip})" if skip else ""} from "{table}"')
             columns = [d[0] for d in cursor.description]
             rows = sorted(tuple(_normal(v) for v in row) for row in cursor.fetchall())
             marts[table] = (columns, rows)
