@@ -80,12 +80,12 @@ def kpi_materializations(
     ),
 )
 def outcomes_report(context: AssetExecutionContext, settings: IopSettings) -> MaterializeResult:
-    from iop import kpis
+    from iop import engine, kpis
     from iop.report import build_report
 
     with redacted_errors():
         report = build_report(settings, run_id=context.run.run_id)
-        with settings.connect(read_only=True) as con:
+        with engine.connect(settings) as con:
             monthly = kpis.monthly_kpis(con, settings.provisional_days)
     events = kpi_materializations(monthly)
     for event in events:

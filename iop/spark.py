@@ -189,16 +189,21 @@ def exported_marts(spark: SparkSession, settings: IopSettings) -> Iterator[dict[
 
 class SparkConnection:
     """The few DuckDB-connection calls the pipeline makes on the engine's tables (row counts, KPI
-    reads), on a SparkSession: `execute(sql, params)` with `?` markers, `fetchone`, `fetchall`."""
+    reads, the report's queries), on a SparkSession: `execute(sql, params)` with `?` markers,
+    `fetchone`, `fetchall`, `df`."""
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
         self._rows: list[tuple] = []
 
     def execute(self, sql: str, params: list | None = None) -> SparkConnection:
-        frame = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
-        self._rows = [tuple(row) for row in frame.collect()]
+        self._frame = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        self._rows = [tuple(row) for row in self._frame.collect()]
         return self
+
+    def df(self):
+        """The last result as a pandas DataFrame."""
+        return self._frame.toPandas()
 
     def fetchall(self) -> list[tuple]:
         return self._rows

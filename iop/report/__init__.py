@@ -37,9 +37,14 @@ def _write(path: Path, text: str) -> None:
 
 
 def build_report(settings: IopSettings, run_id: str | None = None) -> Report:
+    from iop import engine
     from iop.report import data, render
 
-    with settings.connect(read_only=True) as con:
+    with engine.connect(settings) as con:
+        if settings.on_spark:  # the latest check results, as the marts read them
+            from iop import spark
+
+            spark.mirror_sources(con.spark, settings)
         loaded = data.load(con, settings.provisional_days)
     html = render.render(loaded, run_id=run_id)
     folder = settings.reports_dir

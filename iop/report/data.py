@@ -70,7 +70,7 @@ def monthly(con: duckdb.DuckDBPyConnection, as_of: dt.date, provisional_days: in
         select {MONTHLY_COLUMNS}
             , round(sessions_attended / nullif(sessions_scheduled, 0), 4) as attendance_rate
             , not month_complete
-                or date_diff('day', last_day(month), ?::date) < ? as provisional
+                or last_day(month) > ?::date - ? as provisional
         from marts.program_quality_monthly_overall
         order by level_of_care, month
         """,
