@@ -41,6 +41,15 @@ def _java_missing() -> str | None:
 needs_spark = pytest.mark.skipif(_java_missing() is not None, reason=str(_java_missing()))
 
 CLIENTS = 60
+# Spark settings for a few thousand rows (README, Running on Spark): one shuffle partition, no
+# adaptive re-planning, no generated code; the plans cost more than the data here. Measured on
+# four marts: 27 s instead of 48 s.
+SMALL_DATA_SPARK = {
+    "IOP_SPARK_PARTITIONS": "1",
+    "PYSPARK_SUBMIT_ARGS": "--conf spark.sql.adaptive.enabled=false "
+    "--conf spark.sql.codegen.wholeStage=false --conf spark.sql.codegen.factoryMode=NO_CODEGEN "
+    "pyspark-shell",
+}
 RUN = (
     "import sys\n"
     "from iop.runner import run_full_refresh\n"
@@ -58,6 +67,8 @@ def _refresh(data_dir: Path, engine: str) -> None:
         "IOP_DUCKDB_THREADS": "2",
     }
     env.pop("IOP_DEMO", None)
+    if engine == "spark":
+        env.update(SMALL_DATA_SPARK)
     done = subprocess.run(
         [sys.executable, "-c", RUN], cwd=PROJECT, env=env, capture_output=True, text=True
     )
