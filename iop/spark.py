@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from iop import warehouse
 from iop.layouts import LAYOUTS
 from iop.pseudonym import hmac_pads
 from iop.settings import IopSettings, pseudonym_key
@@ -114,18 +115,8 @@ def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]
                 "select table_name from duckdb_tables() where schema_name = 'raw' order by 1"
             ).fetchall()
         ] + list(CONTROL_TABLES)
-        copies = {name: con.execute(f"select * from {name}").to_arrow_table() for name in tables}
-        layouts = {
-            layout.name: [
-                row[0]
-                for row in con.execute(
-                    "select raw_path from raw.registry "
-                    "where layout = ? and status = 'ingested' order by raw_path",
-                    [layout.name],
-                ).fetchall()
-            ]
-            for layout in LAYOUTS
-        }
+        copies = {name: con.sql(f"select * from {name}").to_arrow_table() for name in tables}
+        layouts = {layout.name: warehouse.ingested_paths(con, layout.name) for layout in LAYOUTS}
     for name, table in copies.items():
         frame = spark.createDataFrame(table)
         frame.write.mode("overwrite").saveAsTable(name)

@@ -93,6 +93,18 @@ def refresh_site_seeds(con: duckdb.DuckDBPyConnection, settings: IopSettings) ->
     return counts
 
 
+def ingested_paths(con: duckdb.DuckDBPyConnection, layout: str) -> list[str]:
+    """The raw Parquet files of a layout registered as ingested (the registry's raw_path)."""
+    return [
+        row[0]
+        for row in con.execute(
+            "select raw_path from raw.registry "
+            "where layout = ? and status = 'ingested' order by raw_path",
+            [layout],
+        ).fetchall()
+    ]
+
+
 def refresh_raw_views(
     con: duckdb.DuckDBPyConnection, settings: IopSettings, feed: str | None = None
 ) -> None:
@@ -103,14 +115,7 @@ def refresh_raw_views(
     for layout in LAYOUTS:
         if feed is not None and layout.feed != feed:
             continue
-        paths = [
-            row[0]
-            for row in con.execute(
-                "select raw_path from raw.registry "
-                "where layout = ? and status = 'ingested' order by raw_path",
-                [layout.name],
-            ).fetchall()
-        ]
+        paths = ingested_paths(con, layout.name)
         if paths:
             con.execute(
                 f"create or replace view raw.{layout.name} as "

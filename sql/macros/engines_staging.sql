@@ -142,11 +142,7 @@
 {%- endmacro %}
 
 {% macro spark__normalize_id(expression) -%}
-    {%- set fullwidth = namespace(wide='', ascii='') -%}
-    {%- for code in range(33, 127) -%}
-        {%- set fullwidth.wide = fullwidth.wide ~ ('%c' | format(code + 65248)) -%}
-        {%- set fullwidth.ascii = fullwidth.ascii ~ ('%c' | format(code)) -%}
-    {%- endfor -%}
+    {%- set fullwidth = fullwidth_forms() -%}
     case
         when {{ expression }} is null then null
         when not ({{ has_non_ascii(expression) }}) and not regexp_like({{ expression }}, '[\\x00-\\x1F\\x7F]')
@@ -154,7 +150,7 @@
         else nullif(trim(regexp_replace(
             translate(
                 {{ unicode_nfc("regexp_replace(" ~ expression ~ ", '[\\\\p{Cc}\\\\p{Cf}]', '')") }}
-                , {{ sql_string(fullwidth.wide) }}, {{ sql_string(fullwidth.ascii) }})
+                , {{ sql_string(fullwidth[0]) }}, {{ sql_string(fullwidth[1]) }})
             , '\\p{Z}', ' ')), '')
     end
 {%- endmacro %}

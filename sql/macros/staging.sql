@@ -423,6 +423,16 @@ where _rule is null
 {%- endmacro %}
 
 
+-- [the fullwidth forms of printable ASCII (U+FF01-U+FF5E), the ASCII characters], for translate().
+{% macro fullwidth_forms() -%}
+    {%- set forms = namespace(wide='', ascii='') -%}
+    {%- for code in range(33, 127) -%}
+        {%- set forms.wide = forms.wide ~ ('%c' | format(code + 65248)) -%}
+        {%- set forms.ascii = forms.ascii ~ ('%c' | format(code)) -%}
+    {%- endfor -%}
+    {{- return([forms.wide, forms.ascii]) -}}
+{%- endmacro %}
+
 -- Identifiers (client and member ids, claim ids) as a key can use them: Unicode NFC, fullwidth
 -- forms (U+FF01-U+FF5E) as their ASCII letters, digits and signs, control and format characters
 -- (zero-width spaces and joiners, bidi marks, soft hyphens, BOMs) removed, any space as a plain
@@ -433,11 +443,7 @@ where _rule is null
 {%- endmacro %}
 
 {% macro default__normalize_id(expression) -%}
-    {%- set fullwidth = namespace(wide='', ascii='') -%}
-    {%- for code in range(33, 127) -%}
-        {%- set fullwidth.wide = fullwidth.wide ~ ('%c' | format(code + 65248)) -%}
-        {%- set fullwidth.ascii = fullwidth.ascii ~ ('%c' | format(code)) -%}
-    {%- endfor -%}
+    {%- set fullwidth = fullwidth_forms() -%}
 
     {#- ASCII ids without control characters (bytes = characters: nearly all of them) are only
         trimmed; the Unicode work (translate alone costs ~0.5 s per million values) runs for the
@@ -449,7 +455,7 @@ where _rule is null
         else nullif(trim(regexp_replace(
             translate(
                 nfc_normalize(regexp_replace({{ expression }}, '[\p{Cc}\p{Cf}]', '', 'g'))
-                , {{ sql_string(fullwidth.wide) }}, {{ sql_string(fullwidth.ascii) }})
+                , {{ sql_string(fullwidth[0]) }}, {{ sql_string(fullwidth[1]) }})
             , '\p{Z}', ' ', 'g')), '')
     end
 {%- endmacro %}
