@@ -162,21 +162,6 @@
 {%- endmacro %}
 
 
--- Text to an amount (staging.sql, parse_amount) in Spark SQL.
-{% macro spark__parse_amount(expression, currency) -%}
-    case
-        when try_cast({{ expression }} as decimal(38, 2))::double
-            = try_cast({{ expression }} as double)
-            and not (contains({{ expression }}, 'e') or contains({{ expression }}, 'E')
-                or contains({{ expression }}, '_'))
-            then try_cast({{ expression }} as decimal(38, 2))
-        when regexp_like({{ expression }}, {{ sql_string('^(?:' ~ amount_pattern(currency) ~ ')\\z') }})
-            then try_cast(regexp_replace({{ expression }}, '[^0-9.]', '') as decimal(38, 2))
-                * case when regexp_like({{ expression }}, '[-(]') then -1 else 1 end
-    end
-{%- endmacro %}
-
-
 -- Dates and times in a strptime format (staging.sql, parse_date and parse_time) read as DuckDB's
 -- try_strptime reads them: %Y 1-4 digits, %m %d %H %I %M %S 1-2 digits, %p AM or PM in any case,
 -- a space any run of white space (and white space around the text), every other character

@@ -341,26 +341,21 @@ where _rule is null
 
 
 -- Text to an amount (decimal(38, 2)); null when the text is not one (or has over 36 digits).
--- Engine-specific.
-{% macro parse_amount(expression, currency=true) -%}
-    {{- adapter.dispatch('parse_amount', 'iop')(expression, currency) -}}
-{%- endmacro %}
-
 {#- Fast path first: a plain decimal with at most two places ('250', '-12.5', '180.00') casts as
     is, and the cast keeps every digit when it equals the double reading (12.345 does not); the
     cast also reads exponents and digit separators ('1e5', '1_000'), which the pattern refuses, so
     those take the pattern's path with the rest (currency signs, separators, parentheses, trailing
     minus) — the only values that pay for regexes. #}
-{% macro default__parse_amount(expression, currency) -%}
+{% macro parse_amount(expression, currency=true) -%}
     case
         when try_cast({{ expression }} as decimal(38, 2))::double
             = try_cast({{ expression }} as double)
             and not (contains({{ expression }}, 'e') or contains({{ expression }}, 'E')
                 or contains({{ expression }}, '_'))
             then try_cast({{ expression }} as decimal(38, 2))
-        when regexp_full_match({{ expression }}, {{ sql_string(amount_pattern(currency)) }})
-            then try_cast(regexp_replace({{ expression }}, '[^0-9.]', '', 'g') as decimal(38, 2))
-                * case when regexp_matches({{ expression }}, '[-(]') then -1 else 1 end
+        when {{ regex_full_match(expression, sql_string(amount_pattern(currency))) }}
+            then try_cast({{ regex_replace_all(expression, "'[^0-9.]'", "''") }} as decimal(38, 2))
+                * case when {{ regex_contains(expression, "'[-(]'") }} then -1 else 1 end
     end
 {%- endmacro %}
 
