@@ -169,7 +169,8 @@ def exported_marts(spark: SparkSession, settings: IopSettings) -> Iterator[dict[
     export.mkdir(parents=True)
     try:
         sources = {}
-        for table in sorted(t.name for t in spark.catalog.listTables("marts")):
+        tables = spark.sql("show tables in marts").collect()
+        for table in sorted(row.tableName for row in tables if not row.isTemporary):
             folder = export / table
             spark.table(f"marts.{table}").write.parquet(str(folder))
             sources[table] = f"read_parquet('{folder}/*.parquet')"

@@ -138,8 +138,8 @@ def publisher_main(run_id: str, marker: str, pause: bool) -> None:
     if pause:
         copy_table, copied = publish._copy_table, []
 
-        def copy_then_pause(con, alias, table):
-            rows = copy_table(con, alias, table)
+        def copy_then_pause(con, alias, table, source):
+            rows = copy_table(con, alias, table, source)
             copied.append(table)
             if len(copied) == len(MARTS) // 2:
                 Path(marker).write_text("half")
@@ -326,10 +326,10 @@ def test_failed_publication_cleans_up_and_keeps_previous(pipeline, monkeypatch):
     data_dir, _ = pipeline
     before = _digests(data_dir)
 
-    def broken(con, alias, table):
+    def broken(con, alias, table, source):
         if table == MARTS[2]:
             raise OSError("disk full (simulated)")
-        return copy_table(con, alias, table)
+        return copy_table(con, alias, table, source)
 
     copy_table = publish._copy_table
     monkeypatch.setattr(publish, "_copy_table", broken)

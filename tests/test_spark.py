@@ -42,13 +42,11 @@ needs_spark = pytest.mark.skipif(_java_missing() is not None, reason=str(_java_m
 
 CLIENTS = 60
 # Spark settings for a few thousand rows (README, Running on Spark): one shuffle partition, no
-# adaptive re-planning, no generated code; the plans cost more than the data here. Measured on
-# four marts: 27 s instead of 48 s.
+# adaptive re-planning, no whole-stage generated code; the plans cost more than the data here.
 SMALL_DATA_SPARK = {
     "IOP_SPARK_PARTITIONS": "1",
     "PYSPARK_SUBMIT_ARGS": "--conf spark.sql.adaptive.enabled=false "
-    "--conf spark.sql.codegen.wholeStage=false --conf spark.sql.codegen.factoryMode=NO_CODEGEN "
-    "pyspark-shell",
+    "--conf spark.sql.codegen.wholeStage=false pyspark-shell",
 }
 RUN = (
     "import sys\n"
