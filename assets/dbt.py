@@ -23,6 +23,7 @@ Each run decides once, in its first dbt step, whether its steps build incrementa
 (metadata `refresh`: "incremental", "full: requested", "full: rule parameter changed", ...).
 """
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -171,6 +172,13 @@ def _materialize(
 
 
 def _dbt_layer_assets(name: str, select: str, exclude: str | None = None):
+    # dbt resolves `path:` selectors against the working directory: from the project's, so the
+    # code location loads the same assets wherever `iop` or Dagster is started
+    with contextlib.chdir(dbt_project.PROJECT_DIR):
+        return _layer_assets(name, select, exclude)
+
+
+def _layer_assets(name: str, select: str, exclude: str | None):
     @dbt_assets(
         manifest=dbt_project.prepare_manifest(),
         select=select,

@@ -170,3 +170,19 @@ def test_dagster_cli_validates_the_workspace():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all code locations passed validation" in (result.stdout + result.stderr).lower()
+
+
+def test_dbt_steps_select_their_models_from_any_working_directory(tmp_path):
+    """dbt resolves `path:` selectors against the working directory: `iop refresh` started
+    elsewhere must still find every model of each step."""
+    code = (
+        "from assets import dbt\n"
+        "print(len(dbt.dbt_staging.keys), len(dbt.dbt_core.keys), len(dbt.dbt_marts.keys))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IOP_PSEUDONYM_KEY": TEST_KEY}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    staging, core, marts = map(int, done.stdout.split())
+    assert staging > 20 and core > 20 and marts > 25
