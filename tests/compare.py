@@ -55,11 +55,13 @@ def table_differences(
     exclude_tables: tuple[str, ...] = (),
     ignore_columns: tuple[str, ...] = (),
     float_digits: int = 9,
+    types: bool = True,
 ) -> dict[str, str]:
     """{"schema.table": what differs} for every table of `schemas` (all when empty) of either
     file but `exclude_tables` ("schema.table"): missing on one side, different columns, or rows
     only on one side (counted both ways). Empty when the two files hold the same tables with the
-    same rows."""
+    same rows. `types=False` compares column names only, not types (two engines' integer widths
+    differ: DuckDB sums to HUGEINT, Spark to BIGINT)."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{left}' as lhs (read_only)")
@@ -76,11 +78,13 @@ def table_differences(
                 continue
             columns = [c for c in _columns(con, "lhs", schema, table) if c[0] not in ignore_columns]
             other = [c for c in _columns(con, "rhs", schema, table) if c[0] not in ignore_columns]
-            if columns != other:
+            if (columns if types else [c[0] for c in columns]) != (
+                other if types else [c[0] for c in other]
+            ):
                 differences[name] = f"columns differ: {columns} vs {other}"
                 continue
             a = _select("lhs", schema, table, columns, float_digits)
-            b = _select("rhs", schema, table, columns, float_digits)
+            b = _select("rhs", schema, table, other, float_digits)
             only_left = con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0]
             only_right = con.execute(f"select count(*) from ({b} except all {a})").fetchone()[0]
             if only_left or only_right:
