@@ -61,6 +61,9 @@ class IopSettings(ConfigurableResource):
     spark_master: str = ""  # empty: local[duckdb_threads]
     spark_driver_memory: str = "2g"
     spark_partitions: int = 4
+    # Rounds of complementary small-cell suppression the marts unroll on Spark (sql/macros/
+    # suppression.sql); a mart whose cells still change in the last round fails rather than publish.
+    spark_suppression_rounds: int = 6
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     episode_gap_days: int = 30
@@ -192,6 +195,7 @@ ENVIRONMENT = {
     "spark_master": "IOP_SPARK_MASTER",
     "spark_driver_memory": "IOP_SPARK_DRIVER_MEMORY",
     "spark_partitions": "IOP_SPARK_PARTITIONS",
+    "spark_suppression_rounds": "IOP_SPARK_SUPPRESSION_ROUNDS",
     "duckdb_memory_limit": "IOP_DUCKDB_MEMORY_LIMIT",
     "duckdb_threads": "IOP_DUCKDB_THREADS",
     "episode_gap_days": "IOP_EPISODE_GAP_DAYS",

@@ -100,13 +100,21 @@ def register_pseudonymizer(spark: SparkSession) -> None:
     )
 
 
+# What this process last copied into each Spark table or view (by warehouse folder and name):
+# a table or view equal to it is not written again by the next dbt step of the same run.
+_MIRRORED: dict[tuple[str, str], object] = {}
+
+
 def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]:
     """The models' sources on Spark, before each dbt step: the tables of raw (the registry, the
     deliveries, the site's value-set additions) and audit.check_results, copied from the DuckDB
     working database (small), and raw.<layout> views over the ingested Parquet files. Returns the
-    rows copied per table."""
-    for schema in SCHEMAS:
-        spark.sql(f"create database if not exists {schema}")
+    rows of each table it copied: a table or view this process already mirrored with the same
+    content is left as it is (a run's later steps copy only the check results that changed)."""
+    home = str(spark_dir(settings))
+    if not any(key[0] == home for key in _MIRRORED):
+        for schema in SCHEMAS:
+            spark.sql(f"create database if not exists {schema}")
     counts = {}
     with settings.connect(read_only=True) as con:
         tables = [
@@ -118,14 +126,26 @@ def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]
         copies = {name: con.sql(f"select * from {name}").to_arrow_table() for name in tables}
         layouts = {layout.name: warehouse.ingested_paths(con, layout.name) for layout in LAYOUTS}
     for name, table in copies.items():
-        frame = spark.createDataFrame(table)
-        frame.write.mode("overwrite").saveAsTable(name)
+        if _unchanged(home, name, table, lambda old, new: old.equals(new)):
+            continue
+        spark.createDataFrame(table).write.mode("overwrite").saveAsTable(name)
+        _MIRRORED[home, name] = table
         counts[name] = table.num_rows
     for layout in LAYOUTS:
-        spark.sql(f"drop table if exists raw.{layout.name}")
+        name = f"raw.{layout.name}"
         select = _layout_select(layout, layouts[layout.name])
-        spark.sql(f"create or replace view raw.{layout.name} as {select}")
+        if _unchanged(home, name, select, str.__eq__):
+            continue
+        spark.sql(f"drop table if exists {name}")
+        spark.sql(f"create or replace view {name} as {select}")
+        _MIRRORED[home, name] = select
     return counts
+
+
+def _unchanged(home: str, name: str, content, same) -> bool:
+    """Whether this process last mirrored `name` with this same content."""
+    previous = _MIRRORED.get((home, name))
+    return previous is not None and same(previous, content)
 
 
 def _layout_select(layout, paths: list[str]) -> str:

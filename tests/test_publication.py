@@ -33,7 +33,8 @@ from iop import dbt_project
 
 # every mart the project defines (sql/marts/*.sql), in name order
 MARTS = tuple(sorted(m.table_name for m in dbt_project.models("marts")))
-REFRESHES = 5
+# refreshes while the readers read: each must see every publication, in order, and nothing else
+REFRESHES = 3
 THIS = Path(__file__).resolve()
 
 

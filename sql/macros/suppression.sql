@@ -226,7 +226,7 @@
     from _s_round_{{ rounds }}
     where case when _s_changed then raise_error(
             'small-cell suppression did not settle in {{ rounds }} rounds:'
-            || ' raise dbt var suppression_rounds')
+            || ' raise IOP_SPARK_SUPPRESSION_ROUNDS (dbt var suppression_rounds)')
         else true end
 {%- endmacro %}
 
