@@ -7,8 +7,9 @@ Three dbt assets definitions, one per step, so the Great Expectations suites blo
   (quarantine, row accounting, landed files);
 * `dbt_core`: persons, sessions, census, claim lines, care spans, episodes, transitions — only when
   every critical staging check passed;
-* `dbt_marts`: the marts — only when every critical core check passed (and
-  program_quality_monthly_* read the checks' results of this run).
+* `dbt_marts`: the intermediate models (each a family of marts computed once) and the marts —
+  only when every critical core check passed (and program_quality_monthly_* read the checks'
+  results of this run).
 
 Asset keys are `[schema, table]` (`core/episodes`), groups are layers, descriptions and column
 schemas come from each model's yml (dagster-dbt's translator). dbt runs inside the Dagster process
@@ -202,7 +203,9 @@ dbt_staging = _dbt_layer_assets(
     exclude="audit__claim_versions",
 )
 dbt_core = _dbt_layer_assets("dbt_core", "path:sql/core audit__claim_versions")
-dbt_marts = _dbt_layer_assets("dbt_marts", "path:sql/marts")
+# The intermediate models (a family of marts computed once) build in the marts step, before the
+# marts that select from them.
+dbt_marts = _dbt_layer_assets("dbt_marts", "path:sql/intermediate path:sql/marts")
 
 
 def model_key(table: str) -> AssetKey:

@@ -229,7 +229,7 @@ def _bare_database(con, landing: Path | None) -> None:
         )
     if landing is not None:
         _raw_views_over_csv(con, landing)
-    for schema in ("staging", "core", "marts"):
+    for schema in ("staging", "core", "intermediate", "marts"):
         con.execute(f"create schema if not exists {schema}")
 
 

@@ -23,7 +23,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 SQL_DIR = PROJECT_DIR / "sql"
 TARGET_DIR = PROJECT_DIR / "target"
 MANIFEST_PATH = TARGET_DIR / "manifest.json"  # parsed for the default engine, duckdb
-LAYERS = ("staging", "audit", "core", "marts")
+LAYERS = ("staging", "audit", "core", "intermediate", "marts")
 
 
 def _project_files() -> list[Path]:

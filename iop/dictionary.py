@@ -12,8 +12,8 @@ output order with its DuckDB `data_type`, a `description` and optionally `meta.u
 * the published marts.duckdb as DuckDB comments, through this module (`apply_comments`: the
   description with the grain, each column with its unit and values), where BI tools and
   `duckdb_columns()` show them;
-* docs/data_dictionary.md (`render_markdown`: marts, then core, audit and staging), regenerated and
-  checked with
+* docs/data_dictionary.md (`render_markdown`: marts, then intermediate, core, audit and
+  staging), regenerated and checked with
 
       python -m iop.dictionary --database PATH --out docs/data_dictionary.md [--check]
 
@@ -42,7 +42,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MARKDOWN_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 REGENERATE = "python -m iop.dictionary --database PATH --out docs/data_dictionary.md"
 # The order of docs/data_dictionary.md: what readers use first, then what it is built from.
-MARKDOWN_LAYERS = ("marts", "core", "audit", "staging")
+MARKDOWN_LAYERS = ("marts", "intermediate", "core", "audit", "staging")
 
 LAYER_INTROS = {
     "marts": (
@@ -58,6 +58,14 @@ LAYER_INTROS = {
         "reasons, statuses) has its display label beside it as `<column>_label`; a null measure "
         "says why it is null: `suppressed` (the row), `<measure>_suppressed` (the measure alone, "
         "small-cell rule) or `<measure>_not_applicable` (e.g. a rate with a denominator of 0).",
+    ),
+    "intermediate": (
+        "Intermediate",
+        "Families of marts computed once, in the working warehouse (schema `intermediate`, built "
+        "in the marts step before the marts that read it): marts whose small-cell rule's lines "
+        "cross each other (e.g. the five `length_of_stay_by_*` marts) are computed and suppressed "
+        "together in one table, and each of those marts selects its own rows from it. Aggregates "
+        "with the marts' suppression already applied; never published (read the marts).",
     ),
     "core": (
         "Core",
@@ -422,7 +430,7 @@ def _markdown_section(doc: ModelDoc, heading: str) -> list[str]:
 def render_markdown(
     docs: Mapping[str, ModelDoc] | None = None, *, database: str | Path | None = None
 ) -> str:
-    """docs/data_dictionary.md: per layer (marts, core, audit, staging) and model its
+    """docs/data_dictionary.md: per layer (marts, intermediate, core, audit, staging) and model its
     description, grain and column | type | description.
 
     `docs` are keyed by `layer.table` (default: every model, `load_layers()`). With `database`

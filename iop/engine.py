@@ -1,9 +1,9 @@
 """The tables the dbt models build, on the engine the settings name (IOP_ENGINE).
 
 Ingest, the registry and the run's bookkeeping always live in the DuckDB working database
-(`settings.connect()`); staging, audit, core and marts live where the models run: the same
-database on DuckDB, the Spark catalog on Spark (iop/spark.py). Code that reads model tables
-(row counts, KPIs, checks, publication) opens them with `connect`.
+(`settings.connect()`); staging, audit, core, intermediate and marts live where the models run:
+the same database on DuckDB, the Spark catalog on Spark (iop/spark.py). Code that reads model
+tables (row counts, KPIs, checks, publication) opens them with `connect`.
 """
 
 from __future__ import annotations

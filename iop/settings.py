@@ -9,7 +9,7 @@ Everything the pipeline writes lives under `IOP_DATA_DIR` (default `./data`):
 
     landing/<feed>/        files dropped by EHR and payer feeds (attendance, roster, census, claims)
     raw/<layout>/<sha>.parquet   one immutable Parquet file per landed file, named by content hash
-    warehouse.duckdb       the working database (staging, core, marts, audit schemas)
+    warehouse.duckdb       the working database (staging, audit, core, intermediate, marts schemas)
     marts.duckdb           the published, read-only marts (swapped in atomically)
     marts/<mart>.parquet   Parquet copies of the published marts
     reports/               the outcomes report (outcomes_<as_of>.html, latest.html)

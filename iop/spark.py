@@ -4,7 +4,8 @@ dbt-spark's `session` method runs the models on the SparkSession of the process 
 `session()` opens it first, configured for this data folder, so the models find what they need:
 
 * the catalog (a Hive metastore in `$IOP_DATA_DIR/spark/metastore_db`, tables under
-  `$IOP_DATA_DIR/spark/warehouse`), which keeps staging, core and marts between processes;
+  `$IOP_DATA_DIR/spark/warehouse`), which keeps staging, core, intermediate and marts between
+  processes;
 * `pseudonymize(text)`, a temporary SQL function of the session: HMAC-SHA256 in Spark SQL from
   the key's pads (iop/pseudonym.py), the same pseudonym DuckDB computes. The pads live only in the
   session: they are never in a model, a compiled file or a log;
@@ -13,7 +14,8 @@ dbt-spark's `session` method runs the models on the SparkSession of the process 
   and one view per source layout over the same immutable raw Parquet files DuckDB reads.
 
 Ingest, the registry and the run bookkeeping stay in the DuckDB working database on both engines;
-only the dbt models (staging, audit, core, marts) and the checks on them run where the engine is.
+only the dbt models (staging, audit, core, intermediate, marts) and the checks on them run where the
+engine is.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from iop.settings import IopSettings, pseudonym_key
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-SCHEMAS = ("raw", "staging", "audit", "core", "marts", "seeds")
+SCHEMAS = ("raw", "staging", "audit", "core", "intermediate", "marts", "seeds")
 # Tables Python writes in the DuckDB working database that models read as sources, besides raw:
 # the checks' results (program_quality_monthly_*, check_history).
 CONTROL_TABLES = ("audit.check_results",)

@@ -73,8 +73,9 @@ def test_every_model_has_yml_docs_beside_its_sql(docs):
 
 def test_every_mart_says_how_a_refresh_updates_it(docs):
     """Issue 9: each mart's docs say whether a refresh recomputes it by change scope or whole, and
-    the markdown shows it; an incremental mart is one that says so."""
-    for model in dbt_project.models("marts"):
+    the markdown shows it; an incremental mart is one that says so. So do the intermediate models
+    (families of marts computed once), built in the marts step."""
+    for model in dbt_project.models("intermediate") + dbt_project.models("marts"):
         doc = docs[model.table]
         assert doc.refresh and len(doc.refresh.split()) >= 10, f"{model.table}: meta.refresh"
         by_scope = doc.refresh.startswith("By change scope")
@@ -194,7 +195,8 @@ def test_committed_markdown_is_up_to_date(built, docs):
     assert current == expected, f"docs/data_dictionary.md is stale: run `{REGENERATE}`"
     positions = [expected.index(f"\n### {table}\n") for table in docs]  # every model, once
     assert positions == sorted(positions)
-    titles = [dictionary.LAYER_INTROS[layer][0] for layer in ("marts", "core", "audit", "staging")]
+    layers = ("marts", "intermediate", "core", "audit", "staging")
+    titles = [dictionary.LAYER_INTROS[layer][0] for layer in layers]
     sections = [expected.index(f"\n## {title}\n") for title in titles]
     assert sections == sorted(sections)
     assert "\n### _publication\n" in expected

@@ -1095,27 +1095,31 @@ def test_docs_state_the_rule_the_sql_applies():
         for m in parts
     ]
     assert marts == set(aggregate) | set(OUTCOME_AGGREGATE_MARTS) | set(RECORD_LEVEL_MARTS)
-    # the length-of-stay marts share one macro that applies the rule to the five together
-    los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
-    assert "{{ suppress_rows(" in los_macro and "{{ suppress_counts(" in los_macro
-    # so do the step-down marts and the continuity marts, three by three
+    # the length-of-stay marts share one macro that applies the rule to the five together, and so
+    # do the step-down marts and the continuity marts, three by three, and the monthly KPI and
+    # treatment-intensity marts, two by two: each family is computed once by an intermediate
+    # model calling its macro, and each of its marts selects its rows from that model
     family_macros = {
-        "step_down_transitions": ("step_down.sql", "{{ step_down_breakdowns() }}"),
-        "continuity_of_care": ("continuity.sql", "{{ continuity_breakdowns() }}"),
-        "treatment_intensity": ("intensity.sql", "{{ treatment_intensity_cells() }}"),
-        "program_quality_monthly": ("program_quality.sql", "{{ program_quality_cells() }}"),
+        "length_of_stay": ("length_of_stay.sql", "length_of_stay_breakdowns"),
+        "step_down_transitions": ("step_down.sql", "step_down_breakdowns"),
+        "continuity_of_care": ("continuity.sql", "continuity_breakdowns"),
+        "treatment_intensity": ("intensity.sql", "treatment_intensity_cells"),
+        "program_quality_monthly": ("program_quality.sql", "program_quality_cells"),
     }
     family_of = {m: f for f, parts in SPLIT_FAMILIES.items() for m in parts}
+    family_of |= {m: "length_of_stay" for m in LOS_MARTS}
+    los_macro = (ROOT / "sql" / "macros" / "length_of_stay.sql").read_text()
+    assert "{{ suppress_rows(" in los_macro and "{{ suppress_counts(" in los_macro
     cost_macro = (ROOT / "sql" / "macros" / "cost.sql").read_text()
     assert "{{ suppress_rows(" in cost_macro
     for mart in aggregate + list(OUTCOME_AGGREGATE_MARTS):
         sql = (ROOT / "sql" / "marts" / f"marts__{mart}.sql").read_text()
-        if mart in LOS_MARTS:
-            assert "{{ length_of_stay_breakdowns() }}" in sql, mart
-            sql = los_macro
         if mart in family_of:
-            macro_file, call = family_macros[family_of[mart]]
-            assert call in sql, mart
+            macro_file, macro = family_macros[family_of[mart]]
+            assert f"{{{{ ref('intermediate__{macro}') }}}}" in sql, mart
+            assert "suppress_" not in sql, f"{mart}: selects its rows of the family, as suppressed"
+            model = (ROOT / "sql" / "intermediate" / f"intermediate__{macro}.sql").read_text()
+            assert f"{{{{ {macro}() }}}}" in model, macro
             sql = (ROOT / "sql" / "macros" / macro_file).read_text()
         assert "{{ suppress_rows(" in sql or "{{ episode_cost_summary(" in sql, mart
         assert not re.search(r"between\s+1\s+and\s+10|[<>]=?\s*1[01]\b", sql), mart

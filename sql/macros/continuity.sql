@@ -1,8 +1,9 @@
 -- continuity_breakdowns(): the three continuity-of-care marts (marts.continuity_of_care_overall,
 -- _by_program, _by_discharge_month) computed together, as one relation with a `breakdown` column
--- ('all', 'program', 'discharge_month') naming each row's grouping. Each mart selects its own
--- breakdown: a measure's program rows (month rows) add up to its overall row, so suppression is
--- decided on the three at once and every mart gets the same cells suppressed.
+-- ('all', 'program', 'discharge_month') naming each row's grouping, built once as the table
+-- intermediate.continuity_breakdowns. Each mart selects its own breakdown from it: a measure's
+-- program rows (month rows) add up to its overall row, so suppression is decided on the three at
+-- once and every mart gets the same cells suppressed.
 --
 -- Continuity of care in the HEDIS follow-up pattern, as rates with 95% Wilson intervals:
 --   follow_up_7d / follow_up_30d: of discharges from residential, withdrawal management or

@@ -1,7 +1,9 @@
--- treatment_intensity_cells(): the two treatment-intensity marts (marts.treatment_intensity_by_level
--- and marts.treatment_intensity_by_program) computed together, as one relation in which program
--- 'All' marks a level's row. Each mart selects its rows: the programs of a level add up to the
--- level's row, so suppression is decided on the two at once and both get the same cells suppressed.
+-- treatment_intensity_cells(): the two treatment-intensity marts
+-- (marts.treatment_intensity_by_level and marts.treatment_intensity_by_program) computed together,
+-- as one relation in which program 'All' marks a level's row, built once as the table
+-- intermediate.treatment_intensity_cells. Each mart selects its rows from it: the programs of a
+-- level add up to the level's row, so suppression is decided on the two at once and both get the
+-- same cells suppressed.
 --
 -- Was the program intensive enough? Per level of care (IOP, PHP) and EHR program (program 'All' =
 -- every program of the level): the full episode-weeks judged against the ASAM minimum

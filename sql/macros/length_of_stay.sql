@@ -1,9 +1,9 @@
 -- length_of_stay_breakdowns(): the five length-of-stay marts (marts.length_of_stay_by_level,
 -- _by_program, _by_discharge_month, _by_discharge_reason, _by_payer) computed together, as one
--- relation with a `breakdown` column naming each row's grouping. Each mart selects its own
--- breakdown from it: the small-cell rule's lines cross the five (each breakdown of a level adds
--- up to the level's row), so suppression is decided on all of them at once and every mart gets
--- the same cells suppressed.
+-- relation with a `breakdown` column naming each row's grouping, built once as the table
+-- intermediate.length_of_stay_breakdowns. Each mart selects its own breakdown from it: the
+-- small-cell rule's lines cross the five (each breakdown of a level adds up to the level's row), so
+-- suppression is decided on all of them at once and every mart gets the same cells suppressed.
 --
 -- Length of stay of completed (discharged) episodes: n, median, p25, p75, p90 and mean days,
 -- sessions attended, attendance rate and completion / dropout / transfer rates, by level of care

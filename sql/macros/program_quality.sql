@@ -1,8 +1,9 @@
 -- program_quality_cells(): the two monthly KPI marts (marts.program_quality_monthly_overall and
 -- marts.program_quality_monthly_by_program) computed together, as one relation in which program
--- 'All' marks a month x level's row over every program. Each mart selects its rows: the programs
--- of a month x level add up to its overall row, so suppression is decided on the two at once and
--- both get the same cells suppressed.
+-- 'All' marks a month x level's row over every program, built once as the table
+-- intermediate.program_quality_cells. Each mart selects its rows from it: the programs of a month x
+-- level add up to its overall row, so suppression is decided on the two at once and both get the
+-- same cells suppressed.
 --
 -- The KPI time series quality teams watch: per calendar month, EHR program and level of care
 -- (PHP, IOP, OP; program 'All' = every program of the level), the census, admissions,

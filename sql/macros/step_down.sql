@@ -1,9 +1,10 @@
 -- step_down_breakdowns(): the three step-down marts (marts.step_down_transitions_overall,
 -- _by_program, _by_discharge_month) computed together, as one relation with a `breakdown` column
--- ('all', 'program', 'discharge_month') naming each row's grouping. Each mart selects its own
--- breakdown: the small-cell rule's lines cross the three (a from->to pair's program rows, and its
--- month rows, add up to its overall row), so suppression is decided on all of them at once and
--- every mart gets the same cells suppressed.
+-- ('all', 'program', 'discharge_month') naming each row's grouping, built once as the table
+-- intermediate.step_down_breakdowns. Each mart selects its own breakdown from it: the small-cell
+-- rule's lines cross the three (a from->to pair's program rows, and its month rows, add up to its
+-- overall row), so suppression is decided on all of them at once and every mart gets the same cells
+-- suppressed.
 --
 -- Where clients go after an episode ends: from-level x to-level counts, the share of the
 -- from-level's discharges, and days to the next level (median, p75), overall and by program and

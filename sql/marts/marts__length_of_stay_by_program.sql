@@ -1,13 +1,10 @@
 -- Length of stay of discharged episodes by program: persons, episodes, median / p25 / p75 / p90 /
--- mean days, sessions attended, attendance rate and completion / dropout / transfer rates. Computed
--- with the other length_of_stay_by_* marts by length_of_stay_breakdowns() (sql/macros/
--- length_of_stay.sql), which applies the small-cell rule of sql/macros/suppression.sql through its
--- macros on the five together.
+-- mean days, sessions attended, attendance rate and completion / dropout / transfer rates. The five
+-- length_of_stay_by_* marts are computed together, once, in intermediate.length_of_stay_breakdowns
+-- (length_of_stay_breakdowns(), sql/macros/length_of_stay.sql), which applies the small-cell rule
+-- of sql/macros/suppression.sql through its macros on the five at once; this mart selects its
+-- breakdown's rows from it and adds the labels.
 -- Grain: one row per level of care x program with a discharged episode.
-with breakdowns as (
-    {{ length_of_stay_breakdowns() }}
-)
-
 select
     level_of_care
     , {{ label('level_of_care') }}
@@ -34,5 +31,5 @@ select
     , transfer_rate
     , transfer_rate_suppressed
     , transfer_rate_not_applicable
-from breakdowns
+from {{ ref('intermediate__length_of_stay_breakdowns') }}
 where breakdown = 'program'

@@ -2,15 +2,12 @@
 -- each EHR program of the level: the census, admissions, discharges, scheduled sessions and no-show
 -- rate, median length of stay and completion rate of the month's discharges, their 30-day step-down
 -- rate, the share of attended person-days that are billed and the data-quality pass rate, and
--- treatment intensity. Computed with the other program_quality_monthly_* mart by
--- program_quality_cells() (sql/macros/program_quality.sql), which applies the small-cell rule
--- of sql/macros/suppression.sql on the two together.
+-- treatment intensity. The two program_quality_monthly_* marts are computed together, once, in
+-- intermediate.program_quality_cells (program_quality_cells(), sql/macros/program_quality.sql),
+-- which applies the small-cell rule of sql/macros/suppression.sql on the two at once; this mart
+-- selects its rows from it.
 -- Grain: one row per calendar month x level of care x EHR program, from the program's first
 -- month of activity at the level to the latest month with activity.
-with cells as (
-    {{ program_quality_cells() }}
-)
-
 select
     month
     , program
@@ -50,5 +47,5 @@ select
     , data_quality_pass_rate
     , intensity_weeks_judged
     , intensity_share_meeting_minimum
-from cells
+from {{ ref('intermediate__program_quality_cells') }}
 where program <> 'All'

@@ -1,14 +1,11 @@
--- Where clients go after an episode ends: discharged episodes by from-level x to-level, their
--- share of the from-level's discharges, and days to the next level (median, p75); rows here: the
--- month of discharge. Computed with the other step_down_transitions_* marts by
--- step_down_breakdowns() (sql/macros/), which applies the small-cell rule of
--- sql/macros/suppression.sql on the three together, so every one of them suppresses the same
--- cells.
+-- Where clients go after an episode ends: discharged episodes by from-level x to-level, their share
+-- of the from-level's discharges, and days to the next level (median, p75); rows here: the month of
+-- discharge. The three step_down_transitions_* marts are computed together, once, in
+-- intermediate.step_down_breakdowns (step_down_breakdowns(), sql/macros/step_down.sql), which
+-- applies the small-cell rule of sql/macros/suppression.sql on the three at once, so every one of
+-- them suppresses the same cells; this mart selects its breakdown's rows from it and adds the
+-- labels.
 -- Grain: one row per from-level x discharge month x to-level.
-with breakdowns as (
-    {{ step_down_breakdowns() }}
-)
-
 select
     from_level
     , {{ label('from_level', 'level_of_care') }}
@@ -27,5 +24,5 @@ select
     , median_days_to_next_not_applicable
     , p75_days_to_next
     , p75_days_to_next_not_applicable
-from breakdowns
+from {{ ref('intermediate__step_down_breakdowns') }}
 where breakdown = 'discharge_month'

@@ -1,13 +1,10 @@
--- Was the program intensive enough? Per level of care (IOP, PHP), every program of the level:
--- the full episode-weeks judged against the ASAM minimum, the share that met it and the
--- quartiles of attended hours in a full week. Computed with the other treatment_intensity_* mart
--- by treatment_intensity_cells() (sql/macros/intensity.sql), which applies the small-cell rule
--- of sql/macros/suppression.sql on the two together.
+-- Was the program intensive enough? Per level of care (IOP, PHP), every program of the level: the
+-- full episode-weeks judged against the ASAM minimum, the share that met it and the quartiles of
+-- attended hours in a full week. The two treatment_intensity_* marts are computed together, once,
+-- in intermediate.treatment_intensity_cells (treatment_intensity_cells(),
+-- sql/macros/intensity.sql), which applies the small-cell rule of sql/macros/suppression.sql on the
+-- two at once; this mart selects its rows from it and adds the labels.
 -- Grain: one row per level of care.
-with cells as (
-    {{ treatment_intensity_cells() }}
-)
-
 select
     level_of_care
     , {{ label('level_of_care') }}
@@ -23,5 +20,5 @@ select
     , p25_weekly_hours
     , median_weekly_hours
     , p75_weekly_hours
-from cells
+from {{ ref('intermediate__treatment_intensity_cells') }}
 where program = 'All'
