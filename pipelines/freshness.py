@@ -32,8 +32,13 @@ def with_freshness(
     assets: Sequence[AssetsDefinition], settings: IopSettings | None = None
 ) -> list[AssetsDefinition]:
     """`assets` (the marts' dbt step, the publication) with the freshness policy of `settings`
-    (default: the environment's) on every asset they produce."""
+    (default: the environment's) on every mart and the publication (not on the intermediate
+    tables the marts step builds for them, which no one reads)."""
     policy = marts_freshness_policy(settings or IopSettings.from_env())
-    return list(
-        map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=policy), assets)
-    )
+
+    def with_policy(spec):
+        if spec.key.path[0] == "intermediate":
+            return spec
+        return spec.replace_attributes(freshness_policy=policy)
+
+    return list(map_asset_specs(with_policy, assets))
