@@ -276,12 +276,11 @@ def test_file_names_are_masked_unless_the_operator_opts_in(monkeypatch):
 
 
 def test_dbt_run_results_are_redacted(tmp_path):
-    from iop.dbt_runner import _redact_run_results
+    from iop.dbt_runner import _write_run_results
 
     path = tmp_path / "run_results.json"
-    path.write_text(
-        json.dumps({"results": [{"message": f"Could not convert string '{MEMBER}' to DATE"}]})
+    _write_run_results(
+        {"results": [{"message": f"Could not convert string '{MEMBER}' to DATE"}]}, path
     )
-    _redact_run_results(path)
     assert MEMBER not in path.read_text()
     assert "<value>" in path.read_text()
