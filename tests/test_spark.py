@@ -36,6 +36,7 @@ def _java_missing() -> str | None:
 
 
 needs_spark = pytest.mark.skipif(_java_missing() is not None, reason=str(_java_missing()))
+pytestmark = pytest.mark.starts_first
 
 CLIENTS = 60
 # Spark settings for a few thousand rows (README, Running on Spark): one shuffle partition, no
