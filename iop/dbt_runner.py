@@ -105,7 +105,8 @@ def build(
         args.append("--full-refresh")
     if threads > 1:
         args += ["--threads", str(threads)]
-    if settings.on_spark and settings.spark_suppression_rounds != 6:
+    default_rounds = IopSettings.model_fields["spark_suppression_rounds"].default
+    if settings.on_spark and settings.spark_suppression_rounds != default_rounds:
         run_vars = {"suppression_rounds": settings.spark_suppression_rounds, **(run_vars or {})}
     if all_vars := {**settings.dbt_vars(), **(run_vars or {})}:
         args += ["--vars", json.dumps(all_vars)]

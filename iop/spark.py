@@ -128,7 +128,7 @@ def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]
         copies = {name: con.sql(f"select * from {name}").to_arrow_table() for name in tables}
         layouts = {layout.name: warehouse.ingested_paths(con, layout.name) for layout in LAYOUTS}
     for name, table in copies.items():
-        if _unchanged(home, name, table, lambda old, new: old.equals(new)):
+        if _MIRRORED.get((home, name)) == table:  # pyarrow compares the tables' contents
             continue
         spark.createDataFrame(table).write.mode("overwrite").saveAsTable(name)
         _MIRRORED[home, name] = table
@@ -136,18 +136,12 @@ def mirror_sources(spark: SparkSession, settings: IopSettings) -> dict[str, int]
     for layout in LAYOUTS:
         name = f"raw.{layout.name}"
         select = _layout_select(layout, layouts[layout.name])
-        if _unchanged(home, name, select, str.__eq__):
+        if _MIRRORED.get((home, name)) == select:
             continue
         spark.sql(f"drop table if exists {name}")
         spark.sql(f"create or replace view {name} as {select}")
         _MIRRORED[home, name] = select
     return counts
-
-
-def _unchanged(home: str, name: str, content, same) -> bool:
-    """Whether this process last mirrored `name` with this same content."""
-    previous = _MIRRORED.get((home, name))
-    return previous is not None and same(previous, content)
 
 
 def _layout_select(layout, paths: list[str]) -> str:
