@@ -9,6 +9,12 @@ The rows of one unchanged person are removed from the warehouse's mart before ea
 refresh by scope leaves them out, a whole one puts them back. So each case shows which one ran
 (the equivalence property test, tests/test_incremental_equivalence.py, shows the scoped results
 equal a full refresh).
+
+The per-episode marts (marts.episodes, marts.episode_cost) are refreshed by the scope of
+intermediate.episode_scope: the changed persons and every person with a row that follows the
+as-of date (an open episode, a transition window not yet complete). A person whose episodes are
+all closed with complete windows keeps the rows the mart has; one with an open episode has them
+computed again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pytest
 from conftest import TEST_KEY, query
 
 MART = "marts.reconciliation_person_day"
+EPISODES = "marts.episodes"
 
 
 def _land_client(landing: Path, client: str, start: date) -> None:
@@ -35,10 +42,10 @@ def _land_client(landing: Path, client: str, start: date) -> None:
     b.write_csv(landing / f"roster/{client}.csv", "roster_standard", [b.roster_row(client)])
 
 
-def _remove_rows_of(data_dir: Path, person_key: str) -> int:
+def _remove_rows_of(data_dir: Path, person_key: str, table: str = MART) -> int:
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     try:
-        removed = con.execute(f"delete from {MART} where person_key = ?", [person_key]).fetchall()
+        removed = con.execute(f"delete from {table} where person_key = ?", [person_key]).fetchall()
         return removed[0][0]
     finally:
         con.close()
@@ -52,8 +59,23 @@ def _execute(data_dir: Path, sql: str) -> None:
         con.close()
 
 
-def _rows_of(data_dir: Path, person_key: str) -> int:
-    return query(data_dir, f"select count(*) from {MART} where person_key = ?", [person_key])[0][0]
+def _rows_of(data_dir: Path, person_key: str, table: str = MART) -> int:
+    return query(data_dir, f"select count(*) from {table} where person_key = ?", [person_key])[0][0]
+
+
+def _person_with_episodes(data_dir: Path, following_as_of: bool) -> str:
+    """A person with two or more episodes, all of whose rows follow the as-of date (an open one)
+    or none does (every episode closed, its transition window complete)."""
+    condition = (
+        "bool_or(is_open)"
+        if following_as_of
+        else ("not bool_or(is_open or not transition_window_complete)")
+    )
+    return query(
+        data_dir,
+        f"select person_key from {EPISODES} group by 1 having count(*) >= 2 and {condition} "
+        "order by count(*) desc, 1 limit 1",
+    )[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +107,30 @@ def refreshes(tmp_path_factory):
         out["own_npis"] = query(
             data_dir, "select count(*) from core.own_billing_npis where is_own"
         )[0][0]
+        out["closed_key"] = _person_with_episodes(data_dir, following_as_of=False)
+        out["closed_rows"] = _rows_of(data_dir, out["closed_key"], EPISODES)
+        out["open_key"] = _person_with_episodes(data_dir, following_as_of=True)
 
         def refresh(case: str, client: str, prepare: str | None = None) -> None:
             out[f"{case}_removed"] = _remove_rows_of(data_dir, out["person_key"])
+            _remove_rows_of(data_dir, out["closed_key"], EPISODES)
+            # a value no build writes, on the rows of the person with an open episode
+            _execute(
+                data_dir,
+                f"update {EPISODES} set sessions_attended = -1 "
+                f"where person_key = '{out['open_key']}'",
+            )
             if prepare:
                 _execute(data_dir, prepare)
             _land_client(landing, client, date(2025, 12, 1))
             out[case] = run_full_refresh(log_level="WARNING")
             out[f"{case}_rows"] = _rows_of(data_dir, out["person_key"])
+            out[f"{case}_closed_rows"] = _rows_of(data_dir, out["closed_key"], EPISODES)
+            out[f"{case}_open_untouched"] = query(
+                data_dir,
+                f"select count(*) from {EPISODES} where person_key = ? and sessions_attended = -1",
+                [out["open_key"]],
+            )[0][0]
             out[f"{case}_new_client_rows"] = query(
                 data_dir,
                 f"select count(*) from {MART} as r join core.persons as p using (person_key) "
@@ -138,3 +176,17 @@ def test_a_previous_run_that_did_not_finish_rebuilds_the_mart_whole(refreshes):
     assert refreshes["after_unfinished"].success
     assert refreshes["after_unfinished_rows"] == refreshes["rows"]
     assert refreshes["after_unfinished_new_client_rows"] == 3
+
+
+def test_the_episode_marts_keep_rows_that_do_not_follow_the_as_of_date(refreshes):
+    assert refreshes["closed_rows"] >= 2
+    assert refreshes["scoped"].success
+    # the closed person's removed episodes stay removed: marts.episodes was not computed whole
+    assert refreshes["scoped_closed_rows"] == 0
+    # the open episode's person was computed again, as the as-of date may have moved
+    assert refreshes["scoped_open_untouched"] == 0
+
+
+def test_a_previous_run_that_did_not_finish_rebuilds_the_episode_marts_whole(refreshes):
+    assert refreshes["after_unfinished_closed_rows"] == refreshes["closed_rows"]
+    assert refreshes["after_unfinished_open_untouched"] == 0

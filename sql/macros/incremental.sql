@@ -173,6 +173,27 @@
 {%- endmacro %}
 
 
+-- SQL condition: the person is one whose per-episode mart rows are computed again
+-- (intermediate.episode_scope), on a mart build by scope; else `true`.
+{% macro in_episode_scope(column='person_id') -%}
+    {%- if in_unit_test() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set scope = ref('intermediate__episode_scope') -%}  {#- a dependency on every build -#}
+    {%- if mart_scoped() -%}
+        {{ column }} in (select person_id from {{ scope }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+-- The delete condition (a hook's text) of a per-episode mart's rows of intermediate.episode_scope.
+{% macro episode_scope_rows() -%}
+    {{- return("person_key in (select person_key from {{ ref('intermediate__episode_scope') }})") -}}
+{%- endmacro %}
+
+
 -- SQL condition on a staging table: the row's file is one core.file_keys has not indexed yet
 -- (on an incremental build a constant list, which DuckDB prunes the table's row groups with).
 {% macro pending_core_files() -%}

@@ -3,6 +3,10 @@
 -- per episode, per day of stay and per attended hour. EHR-only episodes have no cost and
 -- claims-only episodes no attended hours: those values are null, never 0.
 -- Grain: one row per episode (the episode_key of marts.episodes).
+-- Refreshed by change scope (sql/macros/incremental.sql, mart_scoped()): a refresh deletes the rows
+-- of the persons of intermediate.episode_scope (changed persons, and persons with a row that
+-- follows the as-of date) and appends them computed again.
+{%- do mart_scoped_config(episode_scope_rows(), rebuild_when=none) %}
 select
     {{ sha256_hex("p.person_key || '|' || e.level_of_care || '|' || e.episode_number") }}
         as episode_key
@@ -35,3 +39,4 @@ select
 from {{ ref('core__episodes') }} as e
 join {{ ref('core__persons') }} as p using (person_id)
 join {{ ref('core__episode_costs') }} as c using (episode_id)
+where {{ in_episode_scope('e.person_id') }}

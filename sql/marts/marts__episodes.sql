@@ -4,6 +4,10 @@
 -- next. No names, birth dates, member ids, ZIP codes or exact service dates: persons are keyed
 -- pseudonyms, dates are months.
 -- Grain: one row per episode.
+-- Refreshed by change scope (sql/macros/incremental.sql, mart_scoped()): a refresh deletes the rows
+-- of the persons of intermediate.episode_scope (changed persons, and persons with a row that
+-- follows the as-of date) and appends them computed again.
+{%- do mart_scoped_config(episode_scope_rows(), rebuild_when=none) %}
 select
     {{ sha256_hex("p.person_key || '|' || e.level_of_care || '|' || e.episode_number") }}
         as episode_key
@@ -54,3 +58,4 @@ left join {{ value_set('discharge_reason') }} as reason using (discharge_reason)
 left join {{ value_set('age_bands') }} as age
     on {{ age_years('e.start_date', 'p.birth_date') }}
         between age.age_from::integer and age.age_to::integer
+where {{ in_episode_scope('e.person_id') }}
