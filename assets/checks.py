@@ -4,7 +4,8 @@ One multi-asset check per suite, one check per expectation, evaluated in a singl
 tables are: DuckDB, or Spark when the models run there (IOP_ENGINE=spark; the process's session,
 iop/spark.py). Critical expectations are blocking: if one fails, assets downstream of the table do
 not run. Every result is also appended to audit.check_results, in the DuckDB working database on
-both engines (iop/validation.py).
+both engines (iop/validation.py). On DuckDB a staging table's checks read only the rows of files
+not counted before (iop/validation_incremental.py); the metadata's `scanned` says what was read.
 """
 
 import json
@@ -21,7 +22,7 @@ from dagster import (
 )
 
 from assets.dbt import model_key
-from iop import validation
+from iop import validation, validation_incremental
 from iop.redact import redacted_errors
 from iop.settings import IopSettings
 
@@ -81,8 +82,15 @@ def build_suite_check(table: str):
     ) -> Iterator[AssetCheckResult]:
         expectations = validation.load_suite(validation.EXPECTATIONS_DIR / f"{table}.json")
         with redacted_errors(), settings.connect(pseudonyms=True) as con:
-            results = validation.validate_table(
-                con, table, expectations, pseudonyms=True, engine=check_engine(settings)
+            # staging tables: only the rows of files not counted yet are read (per-file counts
+            # kept in the working database); others, and Spark, are read whole
+            results = validation_incremental.validate_incrementally(
+                con,
+                table,
+                expectations,
+                run_id=context.run.run_id,
+                pseudonyms=True,
+                engine=check_engine(settings),
             )
             validation.record_results(con, context.run.run_id, results)
         for result in results:
@@ -123,6 +131,11 @@ def build_suite_check(table: str):
                     **(
                         {"history_runs": result.details["history_runs"]}
                         if "history_runs" in result.details
+                        else {}
+                    ),
+                    **(
+                        {"scanned": result.details["scanned"]}
+                        if "scanned" in result.details
                         else {}
                     ),
                 },

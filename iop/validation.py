@@ -25,6 +25,10 @@ literals (Spark reads a backslash as an escape) and the regex test (DuckDB's `re
 Spark's `rlike`: both a search, as GX's test is). The bookkeeping stays in the DuckDB working
 database on both engines: which feeds and layouts delivered (raw.registry), the history a row
 count is bounded by and the results recorded (audit.check_results).
+
+A run's staging checks on DuckDB go through iop/validation_incremental.py, which measures the
+same numbers from per-file counts kept between runs (`plan_checks` → its own measuring →
+`assemble`, where `validate_table` measures with `measure_whole`).
 """
 
 from __future__ import annotations
@@ -439,24 +443,11 @@ def undelivered_feeds(con: duckdb.DuckDBPyConnection, feeds: tuple[str, ...]) ->
     return _undelivered(con, "feed", feeds)
 
 
-def validate_table(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    expectations: tuple[Expectation, ...],
-    *,
-    pseudonyms: bool = False,
-    engine: Any = None,
-) -> list[ExpectationResult]:
-    """Run a table's expectations: one aggregate scan, plus one query per uniqueness or
-    unexpected-rows check, plus a small sample of failing rows for each failure.
-
-    The table's queries run on `engine`: None for `con` itself (DuckDB), a SparkSession (or a
-    `SparkEngine`) when the models ran on Spark. `con` is the DuckDB working database either
-    way: the registry (delivered feeds) and the row-count history are read there.
-
-    A table resting only on feeds that never delivered a file (`suite_feeds`), or only on
-    layouts of which no file was delivered (`suite_layouts`), is empty by design: every
-    expectation is `not_applicable` (DQD's status), row counts included."""
+def not_applicable(
+    con: duckdb.DuckDBPyConnection, table: str, expectations: tuple[Expectation, ...]
+) -> list[ExpectationResult] | None:
+    """Every expectation `not_applicable` when the table is empty by design (see
+    `validate_table`); None when the table is to be checked."""
     feeds = suite_feeds(table)
     missing_feeds = undelivered_feeds(con, feeds)
     layouts = suite_layouts(table)
@@ -467,43 +458,47 @@ def validate_table(
     elif layouts and len(missing_layouts) == len(layouts):
         # e.g. a payer whose 835 remittances land before its first claim file
         reason = f"no {', '.join(layouts)} file was delivered yet (its feed delivered others)"
-    if reason is not None:
-        return [
-            ExpectationResult(e, True, False, 0, 0, None, details={"not_applicable": reason})
-            for e in expectations
-        ]
-    sql = as_engine(engine, con)
-    columns = sql.columns(table)
-    sample_key = _sample_key(columns, pseudonyms)
-    results: dict[str, ExpectationResult] = {}
-    missing_columns = set()
+    if reason is None:
+        return None
+    return [
+        ExpectationResult(e, True, False, 0, 0, None, details={"not_applicable": reason})
+        for e in expectations
+    ]
+
+
+@dataclass
+class Plan:
+    """What a table's validation measures: the results already known (expectations naming a
+    missing column), the column-map expectations (counted in one scan) and the one-number
+    queries of the others (uniqueness: [domain, duplicate rows]; unexpected rows: [count])."""
+
+    known: dict[str, ExpectationResult]
+    map_expectations: list[Expectation]
+    scalars: dict[str, list[str]]
+    sample_key: str | None
+
+
+def plan_checks(
+    sql: Engine,
+    table: str,
+    expectations: tuple[Expectation, ...],
+    columns: dict[str, str],
+    pseudonyms: bool,
+) -> Plan:
+    known: dict[str, ExpectationResult] = {}
     for e in expectations:
         wanted = e.kwargs.get("column_list") or [
             e.kwargs[k] for k in ("column", "column_A", "column_B") if k in e.kwargs
         ]
         absent = [c for c in wanted if c not in columns]
         if absent:
-            missing_columns.update(absent)
-            results[e.name] = ExpectationResult(
+            known[e.name] = ExpectationResult(
                 e, False, True, 0, 0, None, details={"missing_columns": absent}
             )
-
-    aggregates = ["count(*)"]
-    map_expectations = []
-    for e in expectations:
-        if e.name in results:
-            continue
-        condition = _unexpected_condition(e, sql)
-        if condition is not None:
-            unexpected, domain = condition
-            aggregates.append(f"count(*) filter (where ({domain}) and ({unexpected}))")
-            aggregates.append(f"count(*) filter (where {domain})")
-            map_expectations.append(e)
-    # the one-number queries of the other checks go with the scan (Spark: in one statement)
+    measured = [e for e in expectations if e.name not in known]
+    map_expectations = [e for e in measured if _unexpected_condition(e, sql) is not None]
     scalars: dict[str, list[str]] = {}
-    for e in expectations:
-        if e.name in results:
-            continue
+    for e in measured:
         if e.type == "unexpected_rows_expectation":
             query = e.kwargs["unexpected_rows_query"].replace("{batch}", table)
             scalars[e.name] = [f"select count(*) from ({query})"]
@@ -514,20 +509,62 @@ def validate_table(
                 f"select count(*) from {table} where {not_all_null}",
                 _duplicate_rows(sql, table, keys),
             ]
+    return Plan(known, map_expectations, scalars, _sample_key(columns, pseudonyms))
+
+
+@dataclass
+class Measured:
+    """A table's numbers: its row count, (unexpected, domain) of each column-map expectation,
+    the answers of each scalar query, and failing samples where already known (else they are
+    queried from the whole table)."""
+
+    row_count: int
+    maps: dict[str, tuple[int, int]]
+    scalars: dict[str, list[Any]]
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    scanned: dict[str, str] = field(default_factory=dict)
+
+
+def measure_whole(sql: Engine, table: str, plan: Plan) -> Measured:
+    """One aggregate scan of the whole table, the scalar queries with it (Spark: one statement)."""
+    aggregates = ["count(*)"]
+    for e in plan.map_expectations:
+        unexpected, domain = _unexpected_condition(e, sql)
+        aggregates.append(f"count(*) filter (where ({domain}) and ({unexpected}))")
+        aggregates.append(f"count(*) filter (where {domain})")
     values, numbers = sql.batch(
-        f"select {', '.join(aggregates)} from {table}", [q for qs in scalars.values() for q in qs]
+        f"select {', '.join(aggregates)} from {table}",
+        [q for qs in plan.scalars.values() for q in qs],
     )
     answers = iter(numbers)
-    counts = {name: [next(answers) for _ in queries] for name, queries in scalars.items()}
-    row_count = values[0]
-    for i, e in enumerate(map_expectations):
-        unexpected, domain = values[1 + 2 * i], values[2 + 2 * i]
+    scalars = {name: [next(answers) for _ in queries] for name, queries in plan.scalars.items()}
+    maps = {
+        e.name: (values[1 + 2 * i], values[2 + 2 * i]) for i, e in enumerate(plan.map_expectations)
+    }
+    return Measured(values[0], maps, scalars)
+
+
+def assemble(
+    con: duckdb.DuckDBPyConnection,
+    sql: Engine,
+    table: str,
+    expectations: tuple[Expectation, ...],
+    plan: Plan,
+    measured: Measured,
+) -> list[ExpectationResult]:
+    """The results from the measured numbers: GX's verdicts, samples of failing rows, row counts
+    against their bounds or history."""
+    results = dict(plan.known)
+    row_count = measured.row_count
+    for e in plan.map_expectations:
+        unexpected, domain = measured.maps[e.name]
         results[e.name] = _verdict(e, domain, unexpected, row_count)
         if unexpected:
-            bad, in_domain = _unexpected_condition(e, sql)
-            results[e.name].details["failing_sample"] = _failing_sample(
-                sql, table, f"({in_domain}) and ({bad})", sample_key
-            )
+            sample = measured.samples.get(e.name)
+            if sample is None:
+                bad, in_domain = _unexpected_condition(e, sql)
+                sample = _failing_sample(sql, table, f"({in_domain}) and ({bad})", plan.sample_key)
+            results[e.name].details["failing_sample"] = sample
 
     for e in expectations:
         if e.name in results:
@@ -552,7 +589,7 @@ def validate_table(
                 details=details,
             )
         elif e.type == "unexpected_rows_expectation":
-            [unexpected] = counts[e.name]
+            [unexpected] = measured.scalars[e.name]
             results[e.name] = ExpectationResult(
                 e,
                 unexpected == 0,
@@ -563,9 +600,40 @@ def validate_table(
                 observed_value=unexpected,
             )
         elif e.type in UNIQUENESS:
-            domain, duplicates = counts[e.name]
+            domain, duplicates = measured.scalars[e.name]
             results[e.name] = _verdict(e, domain, duplicates, row_count)
+    for name, how in measured.scanned.items():
+        results[name].details["scanned"] = how
     return [results[e.name] for e in expectations]
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    expectations: tuple[Expectation, ...],
+    *,
+    pseudonyms: bool = False,
+    engine: Any = None,
+) -> list[ExpectationResult]:
+    """Run a table's expectations: one aggregate scan, plus one query per uniqueness or
+    unexpected-rows check, plus a small sample of failing rows for each failure.
+
+    The table's queries run on `engine`: None for `con` itself (DuckDB), a SparkSession (or a
+    `SparkEngine`) when the models ran on Spark. `con` is the DuckDB working database either
+    way: the registry (delivered feeds) and the row-count history are read there.
+
+    A table resting only on feeds that never delivered a file (`suite_feeds`), or only on
+    layouts of which no file was delivered (`suite_layouts`), is empty by design: every
+    expectation is `not_applicable` (DQD's status), row counts included.
+
+    The staging checks of a run usually go through iop/validation_incremental.py instead, which
+    gives the same results from per-file counts kept between runs."""
+    empty = not_applicable(con, table, expectations)
+    if empty is not None:
+        return empty
+    sql = as_engine(engine, con)
+    plan = plan_checks(sql, table, expectations, sql.columns(table), pseudonyms)
+    return assemble(con, sql, table, expectations, plan, measure_whole(sql, table, plan))
 
 
 CHECK_RESULTS_DDL = """

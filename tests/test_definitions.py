@@ -72,6 +72,7 @@ EXPECTED_ASSETS = {
     "intermediate/step_down_breakdowns",
     "intermediate/program_quality_cells",
     "intermediate/treatment_intensity_cells",
+    "intermediate/episode_scope",
     "marts/episodes",
     "marts/length_of_stay_by_level",
     "marts/length_of_stay_by_program",
