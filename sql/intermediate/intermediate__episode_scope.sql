@@ -18,7 +18,7 @@ with keys_before as (
     select person_key from {{ previous_episodes }}
     where is_open or not transition_window_complete
 {%- else %}
-    select null::varchar as person_key where false
+    select null::string as person_key where false
 {%- endif %}
 {%- if previous_costs is not none %}
     union
