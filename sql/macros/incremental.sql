@@ -111,13 +111,13 @@
 {%- endmacro %}
 
 
--- `column` in core.changed_persons when `by_scope`, else `true` (and `true` in a unit test, which
--- builds a model whole from its given rows).
-{% macro changed_person_condition(column, by_scope) -%}
+-- `column` in core.changed_persons (or the persons of model `persons_model`) when `by_scope`, else
+-- `true` (and `true` in a unit test, which builds a model whole from its given rows).
+{% macro changed_person_condition(column, by_scope, persons_model='core__changed_persons') -%}
     {%- if in_unit_test() -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
+    {%- set persons = ref(persons_model) -%}  {#- a dependency on every build -#}
     {%- if by_scope -%}
         {{ column }} in (select person_id from {{ persons }})
     {%- else -%}
@@ -176,15 +176,8 @@
 -- SQL condition: the person is one whose per-episode mart rows are computed again
 -- (intermediate.episode_scope), on a mart build by scope; else `true`.
 {% macro in_episode_scope(column='person_id') -%}
-    {%- if in_unit_test() -%}
-        {{- return('true') -}}
-    {%- endif -%}
-    {%- set scope = ref('intermediate__episode_scope') -%}  {#- a dependency on every build -#}
-    {%- if mart_scoped() -%}
-        {{ column }} in (select person_id from {{ scope }})
-    {%- else -%}
-        true
-    {%- endif -%}
+    {{- changed_person_condition(
+        column, not in_unit_test() and mart_scoped(), 'intermediate__episode_scope') -}}
 {%- endmacro %}
 
 
