@@ -126,36 +126,38 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
+def _first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
 def stale(con: duckdb.DuckDBPyConnection, table: str, suite: str, run_id: str | None) -> str | None:
     """Why the kept counts may not be used in this run (None: they may)."""
-    if not _exists(con, "check_stores"):
+    kept = _exists(con, "check_stores") and _first_row(
+        con, "select suite_sha256, run_id from audit.check_stores where table_name = ?", [table]
+    )
+    if not kept:
         return "no counts kept yet"
-    rows = con.execute(
-        "select suite_sha256, run_id from audit.check_stores where table_name = ?", [table]
-    ).fetchall()
-    if not rows:
-        return "no counts kept yet"
-    kept_suite, kept_run = rows[0]
+    kept_suite, kept_run = kept
     if kept_suite != suite:
         return "the suite changed"
-    if run_id is None or not _exists(con, "build_runs"):
-        return "no build decision recorded for this run"
-    now = con.execute(
-        "select full_refresh from audit.build_runs where run_id = ?", [run_id]
-    ).fetchall()
+    runs = "select {} from audit.build_runs where run_id = ?"
+    now = (
+        run_id is not None
+        and _exists(con, "build_runs")
+        and _first_row(con, runs.format("full_refresh"), [run_id])
+    )
     if not now:
         return "no build decision recorded for this run"
-    if now[0][0]:
+    if now[0]:
         return "the run builds in full"
-    then = con.execute(
-        "select decided_at from audit.build_runs where run_id = ?", [kept_run]
-    ).fetchall()
+    then = _first_row(con, runs.format("decided_at"), [kept_run])
     if not then:
         return "the run the counts were kept in is no longer recorded"
     full_since = con.execute(
         "select count(*) from audit.build_runs "
         "where full_refresh and decided_at >= ? and run_id <> ?",
-        [then[0][0], kept_run],
+        [then[0], kept_run],
     ).fetchall()[0][0]
     if full_since:
         return "a full build since the counts were kept"
