@@ -80,7 +80,7 @@ def _claims_csv(landing: Path) -> dict[str, tuple[list[str], list[dict]]]:
 # claim it corrects in transit, a roster can name a member before that member's claims land, and
 # a census snapshot can land before an older one. Reversed, the case lands strictly before what
 # it "overtakes" (plan.json) instead of after it.
-REVERSIBLE = ("void", "replacement", "roster_link", "census_discharges")
+REVERSIBLE = ("void", "replacement", "roster_link", "payer_change", "census_discharges")
 
 
 def deliveries(corpus: Corpus, *, reversed_cases: frozenset[str] = frozenset()) -> list[Delivery]:
@@ -130,10 +130,13 @@ def plant(root: Path) -> Corpus:
     * `roster_link`: a roster row giving a client without a member id the member id of a
       claims-only member (that person's claims become the client's), after the roster file and
       every claims file holding that member's claims;
+    * `payer_change`: a claim of a claims-only member again, under another payer and received
+      after every claim of the member (their person becomes member:<that payer>:<member id>),
+      after every file holding that member's claims;
     * `census_discharges`: a later census snapshot that discharges every admission the last
       generated snapshot left open, after every census file.
 
-    The four last cases can also land the other way round (`deliveries(reversed_cases=...)`):
+    The five last cases can also land the other way round (`deliveries(reversed_cases=...)`):
     before the claim file(s) they correct or link, or before the last generated snapshot.
     """
     import json
@@ -298,6 +301,49 @@ def plant(root: Path) -> Corpus:
         member_id=member[1],
     )
     used_files.update(member_files)
+
+    # the payer change: a claims-only member's claim again under another payer, received after all
+    # of the member's claims: the member's person becomes member:<that payer>:<id>, and every line
+    # of the member's, in every claim chain, moves to it
+    payers = sorted({c["rows"][0]["payer"] for c in claims.values()})
+    moved = None
+    for candidate in sorted(claims_only - used_members - {member}):
+        others = [p for p in payers if p != candidate[0]]
+        if by_member.get(candidate) and others:
+            moved = (candidate, others[0])
+            break
+    assert moved, "no claims-only member to move to another payer"
+    (old_payer, member_id), new_payer = moved
+    cid, c = sorted(by_member[(old_payer, member_id)], key=lambda item: item[0])[-1]
+    last_received = max(
+        date.fromisoformat(r["received_date"])
+        for _, (_, rows) in files.items()
+        for r in rows
+        if r["member_id"] == member_id and r["payer"] == old_payer
+    )
+    rows = [
+        {
+            **r,
+            "claim_id": "P" + cid,
+            "payer": new_payer,
+            "original_claim_id": "",
+            "claim_frequency_code": "1",
+            "received_date": (last_received + timedelta(days=3)).isoformat(),
+        }
+        for r in c["rows"]
+    ]
+    payer_files = sorted({cl["file"] for _, cl in by_member[(old_payer, member_id)]})
+    write(
+        "payer_change",
+        f"claims/claims_{new_payer.lower()}_20251203.csv",
+        _csv_bytes(files[c["file"]][0], rows),
+        [],
+        overtakes=payer_files,
+        person_id=f"member:{new_payer}:{member_id}",
+        member_id=member_id,
+    )
+    used_files.update(payer_files)
+    used_members.add((old_payer, member_id))
 
     # late census discharges: the last snapshot again, later, with its open admissions closed
     census = sorted((landing / "census").glob("*.csv"))

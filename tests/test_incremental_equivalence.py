@@ -231,7 +231,7 @@ def fixed_batches(corpus) -> list[list[Delivery]]:
         planted[role]
         for role in (
             "void", "replacement", "reexport_attendance", "reexport_claims", "roster_link",
-            "census_discharges",
+            "payer_change", "census_discharges",
         )
     ]  # fmt: skip
     return [first, second, third]
@@ -272,6 +272,10 @@ def assert_cases_took_effect(corpus, full: Path) -> None:
         "select 1 from core.claim_lines where claim_id = ?",
         plan["reexport_claims"]["dropped_claim_id"],
     )
+    moved = plan["payer_change"]  # every line of the member's, in every chain, moves person
+    assert one(
+        "select distinct person_id from core.claim_lines where member_id = ?", moved["member_id"]
+    ) == [(moved["person_id"],)]
     census = plan["census_discharges"]
     assert (
         one(

@@ -5,9 +5,10 @@
 -- (a warning in audit.check_results).
 -- Grain: one row per claim version (claim id, received date, frequency code).
 -- Built in the core step and refreshed by change scope (sql/macros/incremental.sql): the versions
--- of the claim ids in core.change_scope (every claim of the members in scope) are resolved again.
+-- of the claim ids in core.change_scope (every claim chain the changed files touch) are resolved
+-- again.
 {%- do scoped_incremental_config(scope_rows('claim_id', 'claim')) %}
 {%- set claims -%}
-    (select * from {{ ref('staging__claims') }} where {{ in_change_scope('member_id', 'member') }})
+    (select * from {{ ref('staging__claims') }} where {{ in_change_scope('claim_id', 'claim') }})
 {%- endset %}
 {{ claim_versions(claims, ref('staging__remittance_835')) }}

@@ -8,13 +8,13 @@
 --   differ from core.census as the previous run left it (a daily census snapshot repeats every
 --   open admission: only a new admission, a discharge or a correction changes care); and every
 --   client a roster row links to a member in scope;
--- * member: the members of the changed files and of those roster files' clients (a new roster row
---   can link a claims member to a client, or unlink the one it linked), closed over claim chains:
---   the members of every current claim line sharing a claim id with a member in scope (its own
---   claim id, the original it names in REF*F8, or that original's claim id through an 835's
---   CLP07 -> CLP01), until no new member is reached;
--- * claim: the claim ids of the changed files and every claim id of the members in scope (their
---   versions are resolved again);
+-- * claim: the claim ids of the changed files, and every claim id of the members whose claims may
+--   now belong to another person (those of roster files and their clients, of dropped files, and a
+--   claims-only member a new line gives another payer), closed over claim links: a line's claim id
+--   and the original it names (REF*F8), an 835's CLP01 and CLP07 (versions are resolved again
+--   for whole chains; every other claim id keeps its lines);
+-- * member: the members of the changed files, those relinked members, and the members of every
+--   line of a claim id in scope;
 -- * person: the persons the care clients and members were before this run (core.persons as the
 --   previous run left it); core.changed_persons adds the ones they are now.
 -- Empty when the run is not by scope (a full refresh or a first build: every table is rebuilt).
@@ -66,49 +66,77 @@ with changed_keys as (
     select client_id from (select * from census_before except all select * from census_now)
 )
 
-, seed_members as (
-    select key_value as member_id from changed_keys where key_kind = 'member'
+-- members whose claims may now belong to another person: the members of the roster files and of
+-- their clients (a roster row links a member to a client, or unlinks it), the members of dropped
+-- files, and the claims-only members a new claim line gives another payer than their person has
+-- (a claims person is member:<payer of the latest claim>:<member id>)
+, relinked_members as (
+    select key_value as member_id from changed_keys where key_kind = 'roster_member'
     union
     select r.member_id
     from roster_links as r
     join changed_keys as k on k.key_kind = 'roster_client' and k.key_value = r.client_id
-)
-
-, payer_numbers as (
-    select distinct payer_claim_control_number, claim_id
-    from {{ ref('staging__remittance_835') }}
-    where _rule is null and payer_claim_control_number is not null
-)
-
--- the claim ids a current claim line links by: its own, the original it names, and that
--- original's claim id through an 835
-, claim_links as {{ cte_materialized() }} (
-    select member_id, claim_id as link_id from {{ ref('staging__claims') }}
     union
-    select member_id, original_claim_id from {{ ref('staging__claims') }}
-    where original_claim_id is not null
+    select k.key_value
+    from {{ ref('core__file_keys') }} as k
+    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
+    where c.change <> 'added' and k.key_kind in ('member', 'roster_member')
+{%- if previous_persons is not none %}
     union
-    select c.member_id, p.claim_id
-    from {{ ref('staging__claims') }} as c
-    join payer_numbers as p on p.payer_claim_control_number = c.original_claim_id
+    select l.member_id
+    from {{ ref('staging__claims') }} as l
+    join {{ ref('core__file_changes') }} as c on c.file_sha256 = l._file_sha256 and c.change = 'added'
+    join {{ previous_persons }} as p on p.member_id = l.member_id and p.person_source = 'claims'
+    where coalesce(l.payer, 'Unknown') <> p.payer
+{%- endif %}
 )
 
-, members as (
-    with recursive reached (member_id) as (
-        select member_id from seed_members
+-- how claim ids link, both ways: a line's claim id and the original it names (REF*F8), an 835's
+-- claim id (CLP01) and the payer's claim control number (CLP07)
+, claim_edges as {{ cte_materialized() }} (
+    with edges as (
+        select distinct claim_id, original_claim_id as linked_id
+        from {{ ref('staging__claims') }}
+        where original_claim_id is not null and original_claim_id <> claim_id
         union
-        select l.member_id
-        from claim_links as l
-        join changed_keys as k on k.key_kind = 'claim' and k.key_value = l.link_id
-        union
-        select other.member_id
-        from reached as r
-        join claim_links as own on own.member_id = r.member_id
-        join claim_links as other on other.link_id = own.link_id
+        select claim_id, payer_claim_control_number
+        from {{ ref('staging__remittance_835') }}
+        where _rule is null and payer_claim_control_number is not null
+            and payer_claim_control_number <> claim_id
     )
-    select distinct member_id from reached
+    select claim_id, linked_id from edges
+    union all
+    select linked_id, claim_id from edges
 )
 
+-- the claim ids whose versions are resolved again: those of the changed files and every claim id
+-- of the relinked members, closed over claim_edges (every claim chain they take part in: a chain
+-- that lost a link in a dropped file is reached through that file's claim ids, which are in scope)
+, claims as (
+    with recursive reached (claim_id) as (
+        select key_value from changed_keys where key_kind = 'claim'
+        union
+        select claim_id from {{ ref('staging__claims') }}
+        where member_id in (select member_id from relinked_members)
+        union
+        select e.linked_id
+        from reached as r
+        join claim_edges as e on e.claim_id = r.claim_id
+    )
+    select claim_id from reached
+)
+
+-- the members whose persons' rows are recomputed: those of the changed files, the relinked ones
+-- and the members of every line of the claim ids in scope (a chain's final version can move from
+-- one member's claim to another's)
+, members as (
+    select key_value as member_id from changed_keys where key_kind in ('member', 'roster_member')
+    union
+    select member_id from relinked_members
+    union
+    select member_id from {{ ref('staging__claims') }}
+    where claim_id in (select claim_id from claims)
+)
 
 , care_clients as (
     select key_value as client_id from changed_keys where key_kind in ('client', 'roster_client')
@@ -116,12 +144,6 @@ with changed_keys as (
     select client_id from census_changed
     union
     select r.client_id from roster_links as r join members as m using (member_id)
-)
-
-, claims as (
-    select key_value as claim_id from changed_keys where key_kind = 'claim'
-    union
-    select l.link_id from claim_links as l join members as m using (member_id)
 )
 
 , previous_persons as (

@@ -14,9 +14,10 @@
 -- 4), reversed (a CLP02 22 reversal netting the payment to zero or less) or adjudicated (matched,
 -- nothing paid); null = no remittance yet.
 -- Grain: one row per line of a final claim version.
--- Refreshed by change scope (sql/macros/incremental.sql): the lines of the members in
--- core.change_scope (every claim chain they take part in) are deleted and computed again.
-{%- do scoped_incremental_config(scope_rows('member_id', 'member')) %}
+-- Refreshed by change scope (sql/macros/incremental.sql): the lines of the claim ids in
+-- core.change_scope (every claim chain the changed files touch, and every claim of a member whose
+-- person may have changed) are deleted and computed again.
+{%- do scoped_incremental_config(scope_rows('claim_id', 'claim')) %}
 with versions as (
 {%- if in_unit_test() %}
     {#- a unit test gives staging rows: the versions are resolved from them, as audit.claim_versions does #}
@@ -35,7 +36,7 @@ with versions as (
         and v.received_date = l.received_date
         and v.claim_frequency_code = l.claim_frequency_code
     where v.is_final and v.claim_frequency_code <> '8'
-        and {{ in_change_scope('l.member_id', 'member') }}
+        and {{ in_change_scope('l.claim_id', 'claim') }}
     qualify row_number() over (
         partition by l.claim_id, l.line_number
         order by l._landed_at desc, l._source_file desc, l._row_number desc

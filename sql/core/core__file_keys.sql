@@ -1,6 +1,7 @@
 -- The keys each staged file carries that the core layer is keyed by: client ids (of attendance,
--- census and roster files, each its own kind), member ids (roster, claims, 835 remittances) and
--- claim ids (a claim line's claim id and the original it names; an 835's CLP01 and CLP07).
+-- census and roster files, each its own kind), member ids (of roster files, roster_member; of
+-- claims and 835 remittances, member) and claim ids (a claim line's claim id and the original it
+-- names; an 835's CLP01 and CLP07).
 -- Appended for files not indexed yet and kept for files later dropped, so a dropped file's keys
 -- tell what it changed. A file is named by file_id, the first 128 bits of its SHA-256 as an
 -- integer: 16 bytes instead of a 64-character string on tens of millions of rows at size L (the
@@ -20,7 +21,8 @@ with keys as (
     select _file_sha256, 'roster_client', client_id from {{ ref('staging__roster') }}
     where {{ pending }}
     union all
-    select _file_sha256, 'member', member_id from {{ ref('staging__roster') }} where {{ pending }}
+    select _file_sha256, 'roster_member', member_id from {{ ref('staging__roster') }}
+    where {{ pending }}
     union all
     select _file_sha256
         , {{ unnest_rows(['key_kind', 'key_value'], [
