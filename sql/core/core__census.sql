@@ -1,9 +1,13 @@
 -- Admissions and discharges from census snapshots: for each admission (client, program, level,
 -- admit date) the row from the latest snapshot wins, so a later discharge fills in an open one.
 -- Grain: one row per admission.
--- Refreshed by change scope (sql/macros/incremental.sql): the rows of the census clients in
--- core.change_scope are deleted and computed again.
-{%- do scoped_incremental_config(scope_rows('client_id', 'census_client')) %}
+-- Refreshed by merge (sql/macros/incremental.sql, latest_landed_config): the rows of the snapshots
+-- a run adds replace the admissions they beat; the clients of a dropped file are computed again.
+{%- set admission_key = ['source_layout', 'client_id', 'program', 'level_of_care', 'admit_date'] %}
+{%- do latest_landed_config('staging__census', 'census_client', admission_key) %}
+{%- if not in_unit_test() %}
+-- depends_on: {{ ref('core__file_keys') }}, {{ ref('core__file_changes') }}
+{%- endif %}
 select
     'client:' || client_id as person_id
     , source_layout
@@ -15,9 +19,11 @@ select
     , discharge_reason
     , discharge_date is null as is_open
     , _source_file as source_file
-from {{ ref('staging__census') }}
-where {{ in_change_scope('client_id', 'census_client') }}
+    , _landed_at as landed_at
+    , _row_number as source_row
+from {{ latest_landed_candidates('staging__census', 'census_client') }} as winner
+where {{ latest_landed_not_held(admission_key) }}
 qualify row_number() over (
-    partition by source_layout, client_id, program, level_of_care, admit_date
+    partition by {{ admission_key | join(', ') }}
     order by _landed_at desc, _source_file desc, _row_number desc
 ) = 1

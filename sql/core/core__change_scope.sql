@@ -1,8 +1,5 @@
 -- What this run's changed files reach (sql/macros/incremental.sql): the keys whose core rows are
 -- recomputed. From the keys of the added and dropped files (core.file_keys):
--- * client, census_client: the clients of the attendance files (their core.sessions rows are
---   recomputed) and of the census files (their core.census rows: a re-sent snapshot makes its rows
---   the latest landed, even where they say what the last one said);
 -- * care_client: the clients whose care may have changed (core.persons and every person-level
 --   table): those of attendance and roster files; those of census files whose admissions now
 --   differ from core.census as the previous run left it (a daily census snapshot repeats every
@@ -39,31 +36,34 @@ with changed_keys as (
     where member_id is not null
 )
 
--- census admissions of the census files' clients: as they win now, and as core.census has them
-, census_now as (
-    select source_layout, client_id, program, level_of_care, admit_date, discharge_date, discharge_reason
-    from {{ ref('staging__census') }}
-    where client_id in (select key_value from changed_keys where key_kind = 'census_client')
+-- the clients whose admissions change: those of dropped census files, and those of an added
+-- snapshot's best row of an admission that beats the row core.census held (the previous run's, the
+-- merge's order: sql/macros/incremental.sql) and says something else, or that core.census had not
+, census_new as (
+    select *
+    from ({{ latest_landed_new_rows('staging__census', 'census_client') }})
     qualify row_number() over (
         partition by source_layout, client_id, program, level_of_care, admit_date
         order by _landed_at desc, _source_file desc, _row_number desc
     ) = 1
 )
 
-, census_before as (
-{%- if previous_census is not none %}
-    select source_layout, client_id, program, level_of_care, admit_date, discharge_date, discharge_reason
-    from {{ previous_census }}
-    where client_id in (select key_value from changed_keys where key_kind = 'census_client')
-{%- else %}
-    select * from census_now where false
-{%- endif %}
-)
-
 , census_changed as (
-    select client_id from (select * from census_now except all select * from census_before)
+    {{ dropped_file_clients('census_client') }}
     union
-    select client_id from (select * from census_before except all select * from census_now)
+    select n.client_id
+    from census_new as n
+{%- if previous_census is not none %}
+    left join {{ previous_census }} as p
+        on {{ same_key('p', 'n', ['source_layout', 'client_id', 'program', 'level_of_care'
+            , 'admit_date']) }}
+    where p.client_id is null
+        or (
+            (n._landed_at, n._source_file, n._row_number) > (p.landed_at, p.source_file, p.source_row)
+            and (n.discharge_date is distinct from p.discharge_date
+                or n.discharge_reason is distinct from p.discharge_reason)
+        )
+{%- endif %}
 )
 
 -- members whose claims may now belong to another person: the members of the roster files and of
@@ -157,9 +157,7 @@ with changed_keys as (
 {%- endif %}
 )
 
-select key_kind, key_value from changed_keys where key_kind in ('client', 'census_client')
-union all
-select 'care_client', client_id from care_clients
+select 'care_client' as key_kind, client_id as key_value from care_clients
 union all
 select 'member', member_id from members
 union all

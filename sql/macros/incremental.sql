@@ -206,3 +206,108 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+
+-- Tables whose rows win by landing (core.sessions, core.census): for each natural key the row of
+-- the latest landed file wins (then the larger file name, then the later row); the table keeps the
+-- winner's landed_at, source_file and source_row. A run by scope merges instead of recomputing
+-- whole clients: the rows of the files it adds compete only with the row the table holds for
+-- their key. The hook deletes the held rows a new row beats (and every row of the clients of a
+-- dropped file, which are computed again from all their staged rows); the model inserts the best
+-- new row of each key the table no longer holds. `source_model`: the staging model; `kind`: the
+-- core.file_keys kind of its files' clients; `key`: the natural key's columns.
+{% macro latest_landed_config(source_model, kind, key) -%}
+    {%- if not engine_refreshes_by_scope() -%}
+        {%- do config(materialized='table') -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- do config(
+        materialized='incremental'
+        , incremental_strategy='append'
+        , pre_hook=["{% if is_incremental() %}{{ latest_landed_delete('" ~ source_model ~ "', '"
+            ~ kind ~ "', " ~ tojson(key) ~ ") }}{% endif %}"]
+    ) -%}
+{%- endmacro %}
+
+
+{% macro latest_landed_delete(source_model, kind, key) -%}
+    delete from {{ this }}
+    {%- if core_incremental() %}
+    where client_id in ({{ dropped_file_clients(kind) }})
+        or rowid in (
+            select held.rowid
+            from {{ this }} as held
+            join ({{ latest_landed_new_rows(source_model, kind) }}) as new
+                on {{ same_key('held', 'new', key) }}
+            where (new._landed_at, new._source_file, new._row_number)
+                > (held.landed_at, held.source_file, held.source_row)
+        )
+    {%- endif %}
+{%- endmacro %}
+
+
+-- The rows a latest-landed table's winners are chosen from: on a run by scope, the rows of the
+-- added files and every row of the clients of dropped files; else every staged row.
+{% macro latest_landed_candidates(source_model, kind) -%}
+    {%- if not in_unit_test() and scoped() -%}
+    (
+        {{ latest_landed_new_rows(source_model, kind) }}
+        union all
+        select * from {{ ref(source_model) }}
+        where client_id in ({{ dropped_file_clients(kind) }})
+    )
+    {%- else -%}
+    {{ ref(source_model) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+-- SQL condition on a latest-landed table's winners (alias `winner`): on a run by scope, the table
+-- no longer holds a row of the key (the hook deleted the row the winner beats; a held row that
+-- beats it stays); else `true`.
+{% macro latest_landed_not_held(key) -%}
+    {%- if not in_unit_test() and scoped() -%}
+    not exists (select 1 from {{ this }} as held where {{ same_key('held', 'winner', key) }})
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}
+
+
+-- The staged rows of the files this run adds, but those of the clients of dropped files.
+{% macro latest_landed_new_rows(source_model, kind) -%}
+    select * from {{ ref(source_model) }}
+    where {{ added_files_condition() }}
+        and client_id not in ({{ dropped_file_clients(kind) }})
+{%- endmacro %}
+
+
+-- The clients (core.file_keys kind `kind`) of the files this run drops (superseded, removed,
+-- excluded).
+{% macro dropped_file_clients(kind) -%}
+    select k.key_value as client_id
+    from {{ ref('core__file_keys') }} as k
+    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
+    where c.change <> 'added' and k.key_kind = '{{ kind }}'
+{%- endmacro %}
+
+
+-- SQL condition on a staging table: the row's file is one this run adds (core.file_changes), as a
+-- constant list, which DuckDB prunes the table's row groups with; `true` in a unit test (its given
+-- rows are the new ones).
+{% macro added_files_condition() -%}
+    {%- if in_unit_test() -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set query -%}
+        select file_sha256 from {{ ref('core__file_changes') }} where change = 'added' order by 1
+    {%- endset -%}
+    {%- set files = run_query(query).columns[0].values() | list if execute else [] -%}
+    _file_sha256 in ({{ "'" ~ files | join("', '") ~ "'" if files else 'null' }})
+{%- endmacro %}
+
+
+-- SQL condition: rows `left` and `right` have the same natural key (columns `key`; null equals null).
+{% macro same_key(left, right, key) -%}
+    {%- for column in key %}{{ ' and ' if not loop.first }}{{ left }}.{{ column }} is not distinct from {{ right }}.{{ column }}{% endfor -%}
+{%- endmacro %}
