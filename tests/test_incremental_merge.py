@@ -2,8 +2,8 @@
 sql/macros/incremental.sql, latest_landed_config): a new file's row replaces the held row of its
 key only when it landed later (file mtime, then file name, then row). A file can arrive after
 another yet carry an older mtime (copied with its timestamps kept): its rows must lose to the held
-ones, as they do in a full rebuild. Each refresh's tables are compared with a full rebuild of the
-same landing folder."""
+ones, as they do in a full rebuild. A withdrawn file gives its keys back to the rows it beat. The
+tables the refreshes leave are compared with a full rebuild of the same landing folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import builders as b
-import pytest
 from conftest import materialize, query
 
 CLIENT = "B0000101"
@@ -61,32 +60,20 @@ def _tables(data_dir: Path) -> tuple[list, list]:
     return query(data_dir, SESSIONS), query(data_dir, CENSUS)
 
 
-def _refresh_equals_full(data_dir: Path) -> tuple[list, list]:
-    """An incremental refresh, then a full rebuild of the same files: the same tables."""
+def _refresh(data_dir: Path) -> None:
+    """An incremental refresh (it merges: it does not build in full)."""
     assert materialize().success
-    refreshed = _tables(data_dir)
-    # the refresh merged (it did not build in full)
     last = "select full_refresh from audit.build_runs order by decided_at desc limit 1"
     assert query(data_dir, last) == [(False,)]
+
+
+def _equals_full_rebuild(data_dir: Path) -> None:
+    """A full rebuild of the same landing folder gives the same tables."""
     from iop.runner import run_full_refresh
 
+    refreshed = _tables(data_dir)
     assert run_full_refresh(full=True, log_level="WARNING").success
     assert _tables(data_dir) == refreshed
-    return refreshed
-
-
-@pytest.fixture
-def landing(data_dir: Path) -> Path:
-    landing = data_dir / "landing"
-    b.write_csv(
-        landing / "roster/roster.csv",
-        "roster_standard",
-        [b.roster_row(CLIENT), b.roster_row(CENSUS_CLIENT)],
-    )
-    _sessions(CLIENT, "A", DAYS, landing, "first", datetime(2025, 11, 20, 12))
-    _census(landing, "20251120", datetime(2025, 11, 20, 12), None)
-    assert materialize().success
-    return landing
 
 
 def _status(data_dir: Path, day: date) -> tuple[str, str]:
@@ -98,18 +85,28 @@ def _status(data_dir: Path, day: date) -> tuple[str, str]:
     )[0]
 
 
-def test_a_file_landed_earlier_loses_and_one_landed_later_wins(data_dir, landing):
+def test_rows_win_by_landing_time_not_by_arrival(data_dir):
+    landing = data_dir / "landing"
+    b.write_csv(
+        landing / "roster/roster.csv",
+        "roster_standard",
+        [b.roster_row(CLIENT), b.roster_row(CENSUS_CLIENT)],
+    )
+    _sessions(CLIENT, "A", DAYS, landing, "first", datetime(2025, 11, 20, 12))
+    _census(landing, "20251120", datetime(2025, 11, 20, 12), None)
+    assert materialize().success
+
     # arrives now, but its mtime is older than the held rows': they stay
     _sessions(CLIENT, "NS", DAYS[:1], landing, "older", datetime(2025, 11, 10, 12))
     _census(landing, "20251110", datetime(2025, 11, 10, 12), DAYS[2])
-    _refresh_equals_full(data_dir)
+    _refresh(data_dir)
     assert _status(data_dir, DAYS[0]) == ("attended", "attendance/first.csv")
     assert query(data_dir, "select is_open from core.census")[0][0] is True
 
     # later mtime: its rows replace the held ones, and a new session is added beside them
     _sessions(CLIENT, "CC", [DAYS[0], date(2025, 11, 10)], landing, "later", datetime(2025, 11, 25))
     _census(landing, "20251125", datetime(2025, 11, 25, 12), date(2025, 11, 21))
-    _refresh_equals_full(data_dir)
+    _refresh(data_dir)
     assert _status(data_dir, DAYS[0]) == ("cancelled_client", "attendance/later.csv")
     assert _status(data_dir, DAYS[1]) == ("attended", "attendance/first.csv")
     assert _status(data_dir, date(2025, 11, 10)) == ("cancelled_client", "attendance/later.csv")
@@ -117,14 +114,14 @@ def test_a_file_landed_earlier_loses_and_one_landed_later_wins(data_dir, landing
         (False, "census/vendor_a_census_20251125.csv")
     ]
 
-
-def test_a_removed_file_gives_its_keys_back_to_the_next_best_row(data_dir, landing):
-    _sessions(CLIENT, "NS", DAYS[:2], landing, "later", datetime(2025, 11, 25))
-    _refresh_equals_full(data_dir)
-    assert _status(data_dir, DAYS[0]) == ("no_show", "attendance/later.csv")
-
-    # the later file is withdrawn: the rows it beat win again
+    # the later files are withdrawn: the rows they beat win again (the first snapshot's, landed
+    # after the older one)
     (landing / "attendance/later.csv").unlink()
-    _refresh_equals_full(data_dir)
+    (landing / "census/vendor_a_census_20251125.csv").unlink()
+    _refresh(data_dir)
     assert _status(data_dir, DAYS[0]) == ("attended", "attendance/first.csv")
     assert len(query(data_dir, SESSIONS)) == len(DAYS)
+    assert query(data_dir, "select is_open, source_file from core.census") == [
+        (True, "census/vendor_a_census_20251120.csv")
+    ]
+    _equals_full_rebuild(data_dir)
