@@ -59,16 +59,19 @@
 -- the rows to recompute; a run that is not by scope empties the table first. On an engine that does
 -- not refresh by scope: a table, built whole.
 {% macro scoped_incremental_config(delete_where) -%}
-    {%- if not engine_refreshes_by_scope() -%}
+    {%- do append_after_hook_config("{% if is_incremental() %}delete from {{ this }}"
+        ~ "{% if core_incremental() %} where " ~ delete_where ~ "{% endif %}{% endif %}") -%}
+{%- endmacro %}
+
+
+-- Config of an incremental table that appends its rows after `pre_hook` (which deletes what the
+-- run recomputes); on an engine that deletes no rows (Spark), a table built whole.
+{% macro append_after_hook_config(pre_hook) -%}
+    {%- if not engine_supports_delete() -%}
         {%- do config(materialized='table') -%}
-        {{- return('') -}}
+    {%- else -%}
+        {%- do config(materialized='incremental', incremental_strategy='append', pre_hook=[pre_hook]) -%}
     {%- endif -%}
-    {%- do config(
-        materialized='incremental'
-        , incremental_strategy='append'
-        , pre_hook=["{% if is_incremental() %}delete from {{ this }}"
-            ~ "{% if core_incremental() %} where " ~ delete_where ~ "{% endif %}{% endif %}"]
-    ) -%}
 {%- endmacro %}
 
 
@@ -217,16 +220,8 @@
 -- new row of each key the table no longer holds. `source_model`: the staging model; `kind`: the
 -- core.file_keys kind of its files' clients; `key`: the natural key's columns.
 {% macro latest_landed_config(source_model, kind, key) -%}
-    {%- if not engine_refreshes_by_scope() -%}
-        {%- do config(materialized='table') -%}
-        {{- return('') -}}
-    {%- endif -%}
-    {%- do config(
-        materialized='incremental'
-        , incremental_strategy='append'
-        , pre_hook=["{% if is_incremental() %}{{ latest_landed_delete('" ~ source_model ~ "', '"
-            ~ kind ~ "', " ~ tojson(key) ~ ") }}{% endif %}"]
-    ) -%}
+    {%- do append_after_hook_config("{% if is_incremental() %}{{ latest_landed_delete('"
+        ~ source_model ~ "', '" ~ kind ~ "', " ~ tojson(key) ~ ") }}{% endif %}") -%}
 {%- endmacro %}
 
 

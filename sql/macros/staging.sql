@@ -146,17 +146,9 @@ where _rule is null
 -- The materialization of a layout's staging table: appended per new file, after the rows of files
 -- no longer ingested are deleted; built whole on an engine that deletes no rows (Spark).
 {% macro staging_incremental_config() -%}
-    {%- if not engine_supports_delete() -%}
-        {%- do config(materialized='table') -%}
-        {{- return('') -}}
-    {%- endif -%}
-    {%- do config(
-        materialized='incremental'
-        , incremental_strategy='append'
-        , pre_hook=["{% if is_incremental() %}delete from {{ this }} where _file_sha256 not in"
-            ~ " (select file_sha256 from {{ source('raw', 'registry') }}"
-            ~ " where status = 'ingested'){% endif %}"]
-    ) -%}
+    {%- do append_after_hook_config("{% if is_incremental() %}delete from {{ this }} where"
+        ~ " _file_sha256 not in (select file_sha256 from {{ source('raw', 'registry') }}"
+        ~ " where status = 'ingested'){% endif %}") -%}
 {%- endmacro %}
 
 
