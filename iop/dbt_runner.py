@@ -9,9 +9,6 @@ keeps its own dbt target folder ($IOP_DATA_DIR/dbt_target: compiled SQL, run_res
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import json
 import os
 import time
@@ -69,15 +66,6 @@ def _close_database() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def _return_free_memory() -> None:
-    """Give the memory Python freed back to the system before DuckDB takes its share: the ingest
-    step's X12 parsing leaves ~1 GiB of freed heap that glibc keeps mapped (size L), which would
-    count in the process's peak beside DuckDB's memory limit. A no-op where there is no glibc."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _prepare_spark(settings: IopSettings) -> None:
     """On Spark, dbt-spark's session method runs on this process's SparkSession: open it (with
     `pseudonymize`) and bring the models' sources up to date (iop/spark.py)."""
@@ -126,7 +114,6 @@ def build(
     # profiles.yml reads the engine, the data folder and DuckDB limits from the environment
     with patch.dict(os.environ, settings.dbt_env()):
         manifest = _parsed_manifest(settings.engine)
-        _return_free_memory()
         started = time.perf_counter()
         if settings.on_spark:
             _prepare_spark(settings)

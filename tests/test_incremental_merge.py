@@ -125,3 +125,40 @@ def test_rows_win_by_landing_time_not_by_arrival(data_dir):
         (True, "census/vendor_a_census_20251120.csv")
     ]
     _equals_full_rebuild(data_dir)
+
+
+def _execute(data_dir: Path, sql: str, params=None) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        con.execute(sql, params or [])
+    finally:
+        con.close()
+
+
+def test_a_snapshot_merged_by_an_unfinished_core_step_still_changes_its_clients(data_dir):
+    """A core step that merged a snapshot into core.census, then failed before the person-level
+    tables (and core.applied_files), leaves the snapshot listed as added: the next refresh finds
+    its rows already held, and must still recompute the client's care."""
+    landing = data_dir / "landing"
+    b.write_csv(landing / "roster/roster.csv", "roster_standard", [b.roster_row(CENSUS_CLIENT)])
+    _census(landing, "20251120", datetime(2025, 11, 20, 12), None)
+    assert materialize().success
+    spans = "select span_start, span_end from core.care_spans where person_id = ? order by all"
+    person = f"client:{CENSUS_CLIENT}"
+    open_spans = query(data_dir, spans, [person])
+
+    _census(landing, "20251125", datetime(2025, 11, 25, 12), date(2025, 11, 21))
+    _refresh(data_dir)
+    closed_spans = query(data_dir, spans, [person])
+    assert closed_spans != open_spans  # the discharge ends the admission's span
+    # the failed step: census merged, the person's spans and the applied-files list as before
+    _execute(data_dir, "delete from core.care_spans where person_id = ?", [person])
+    _execute(
+        data_dir,
+        "delete from core.applied_files where file_sha256 in (select _file_sha256 "
+        "from staging.census where _source_file = 'census/vendor_a_census_20251125.csv')",
+    )
+    _refresh(data_dir)
+    assert query(data_dir, spans, [person]) == closed_spans

@@ -7,6 +7,8 @@
 {%- do latest_landed_config('staging__census', 'census_client', admission_key) %}
 {%- if not in_unit_test() %}
 -- depends_on: {{ ref('core__file_keys') }}, {{ ref('core__file_changes') }}
+-- after core.change_scope, which compares the added snapshots with core.census as the last run left it
+-- depends_on: {{ ref('core__change_scope') }}
 {%- endif %}
 select
     'client:' || client_id as person_id

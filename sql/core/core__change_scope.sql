@@ -38,7 +38,8 @@ with changed_keys as (
 
 -- the clients whose admissions change: those of dropped census files, and those of an added
 -- snapshot's best row of an admission that beats the row core.census held (the previous run's, the
--- merge's order: sql/macros/incremental.sql) and says something else, or that core.census had not
+-- merge's order: sql/macros/incremental.sql) and says something else, that core.census had not,
+-- or that core.census already holds (merged by a core step that did not finish)
 , census_new as (
     select *
     from ({{ latest_landed_new_rows('staging__census', 'census_client') }})
@@ -58,6 +59,9 @@ with changed_keys as (
         on {{ same_key('p', 'n', ['source_layout', 'client_id', 'program', 'level_of_care'
             , 'admit_date']) }}
     where p.client_id is null
+        -- the held row is this very row: a core step that failed after merging it did not
+        -- finish the persons it changed (core.applied_files still lists the file as added)
+        or (n._landed_at, n._source_file, n._row_number) = (p.landed_at, p.source_file, p.source_row)
         or (
             (n._landed_at, n._source_file, n._row_number) > (p.landed_at, p.source_file, p.source_row)
             and (n.discharge_date is distinct from p.discharge_date
@@ -85,9 +89,8 @@ with changed_keys as (
     union
     select l.member_id
     from {{ ref('staging__claims') }} as l
-    join {{ ref('core__file_changes') }} as c on c.file_sha256 = l._file_sha256 and c.change = 'added'
     join {{ previous_persons }} as p on p.member_id = l.member_id and p.person_source = 'claims'
-    where coalesce(l.payer, 'Unknown') <> p.payer
+    where {{ added_files_condition() }} and coalesce(l.payer, 'Unknown') <> p.payer
 {%- endif %}
 )
 

@@ -202,8 +202,7 @@
                 and {{ file_id('file_sha256') }} not in (select file_id from {{ this }})
             order by 1
         {%- endset -%}
-        {%- set files = run_query(query).columns[0].values() | list -%}
-        _file_sha256 in ({{ "'" ~ files | join("', '") ~ "'" if files else 'null' }})
+        {{ file_list_condition(query) }}
     {%- else -%}
         {%- do ref('core__file_changes') -%}
         true
@@ -297,6 +296,13 @@
     {%- set query -%}
         select file_sha256 from {{ ref('core__file_changes') }} where change = 'added' order by 1
     {%- endset -%}
+    {{- file_list_condition(query) -}}
+{%- endmacro %}
+
+
+-- SQL condition: `_file_sha256` is one of the files `query` returns, written out as a constant
+-- list (no file: false). Run when the model runs.
+{% macro file_list_condition(query) -%}
     {%- set files = run_query(query).columns[0].values() | list if execute else [] -%}
     _file_sha256 in ({{ "'" ~ files | join("', '") ~ "'" if files else 'null' }})
 {%- endmacro %}
