@@ -33,5 +33,9 @@ def marts_publication(context: AssetExecutionContext, settings: IopSettings) -> 
         else:
             result = publish_marts(con, settings, context.run.run_id)
     return MaterializeResult(
-        metadata={"path": result["path"], **{f"rows_{t}": n for t, n in result["tables"].items()}}
+        metadata={
+            "path": result["path"],
+            "written": result["written"],
+            **{f"rows_{t}": n for t, n in result["tables"].items()},
+        }
     )

@@ -132,7 +132,8 @@ def build(
         status = str(item.status)
         if status in {"error", "fail", "runtime error"}:
             outcome.failures.append(redact(f"{unique_id}: {item.message}"))
-        elif status == "success" and unique_id in nodes:
+        elif status == "success" and unique_id in nodes and not unique_id.startswith("operation."):
+            # (an operation is the on-run-start hook: not a table)
             outcome.built[unique_id] = nodes[unique_id]
             outcome.seconds[unique_id] = item.execution_time
     if result.exception is not None:

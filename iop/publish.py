@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from iop import dictionary
+from iop import publication_delta as delta_
 from iop.settings import IopSettings
 
 log = logging.getLogger(__name__)
@@ -197,9 +199,19 @@ def _write_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
 
 
-def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str, source: str) -> int:
-    con.execute(f"create table {alias}.main.{table} as from {source}")
-    return con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
+def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str, source: str) -> None:
+    con.execute(f"create or replace table {alias}.main.{table} as from {source}")
+
+
+def _comment(
+    con: duckdb.DuckDBPyConnection, alias: str, table: str, docs: dict[str, dictionary.MartDoc]
+) -> None:
+    if table in docs:
+        missing = dictionary.apply_comments(con, f"{alias}.main.{table}", docs[table])
+        if missing:
+            log.warning("marts.%s: documented columns not in the table: %s", table, missing)
+    else:
+        log.warning("marts.%s has no data dictionary sidecar; published uncommented", table)
 
 
 def _write_publication(
@@ -209,22 +221,29 @@ def _write_publication(
     run_id: str,
     published_at: datetime,
     sources: dict[str, str],
+    docs: dict[str, dictionary.MartDoc],
+    delta: delta_.Delta | None = None,
 ) -> dict[str, int]:
     """Write the new marts file and the Parquet copies (all temporaries), durable on return.
-    `sources`: the relation each mart is read from."""
+    `sources`: the relation each mart is read from. With `delta`, the new file starts as a copy
+    of the published one and only what changed is written into it (`_apply_delta`); a copy that
+    does not then hold exactly the marts raises DeltaMismatch."""
     alias = f"publication_{uuid.uuid4().hex[:12]}"
-    docs = _load_docs()
     counts: dict[str, int] = {}
+    if delta is not None:
+        shutil.copyfile(delta.published, database)
     con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
+        if delta is not None:
+            rewrite = delta_.apply(con, alias, delta, sources)
+            con.execute(f"drop table {alias}.main._publication")
+        else:
+            rewrite = list(parquet_files)
         for table in parquet_files:
-            counts[table] = _copy_table(con, alias, table, sources[table])
-            if table in docs:
-                missing = dictionary.apply_comments(con, f"{alias}.main.{table}", docs[table])
-                if missing:
-                    log.warning("marts.%s: documented columns not in the table: %s", table, missing)
-            else:
-                log.warning("marts.%s has no data dictionary sidecar; published uncommented", table)
+            if table in rewrite:
+                _copy_table(con, alias, table, sources[table])
+                _comment(con, alias, table, docs)
+            counts[table] = con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
         con.execute(
             f"create table {alias}.main._publication (run_id varchar not null, published_at "
             "timestamp not null, table_name varchar not null, row_count bigint not null)"
@@ -254,6 +273,7 @@ def publish_marts(
     """Publish every marts.* table of the working database `con`, or the marts of `sources`
     (mart -> a relation `con` reads, e.g. the Parquet files Spark wrote: iop/spark.py
     `export_marts`); see the module docstring."""
+    from_working = sources is None
     if sources is None:
         sources = {table: f"marts.{table}" for table in mart_tables(con)}
     tables = sorted(sources)
@@ -265,13 +285,26 @@ def publish_marts(
     parquet_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(settings)
 
+    docs = _load_docs()
+    delta, why_whole = None, "the marts come from Spark"
+    if from_working:
+        layout = delta_.publication_format(con, tables, docs, STORAGE_VERSION)
+        delta, why_whole = delta_.plan(con, target, tables, layout)
     token = uuid.uuid4().hex
     database = database_temporary(target, token)
     parquet_files = {table: parquet_temporary(parquet_dir, table, token) for table in tables}
     temporaries = [database, database.with_name(database.name + ".wal"), *parquet_files.values()]
     published_at = datetime.now(UTC).replace(tzinfo=None)
     try:
-        counts = _write_publication(con, database, parquet_files, run_id, published_at, sources)
+        args = (con, database, parquet_files, run_id, published_at, sources, docs)
+        try:
+            counts = _write_publication(*args, delta)
+        except delta_.DeltaMismatch as mismatch:
+            log.warning("publishing whole: %s", mismatch)
+            delta, why_whole = None, str(mismatch)
+            for path in temporaries:
+                path.unlink(missing_ok=True)
+            counts = _write_publication(*args)
         # The new publication is complete and durable: swap it in.
         os.replace(database, target)
         _fsync_dir(target.parent)
@@ -281,4 +314,13 @@ def publish_marts(
     finally:
         for path in temporaries:
             path.unlink(missing_ok=True)
-    return {"path": str(target), "tables": counts, "published_at": published_at.isoformat()}
+    if from_working:
+        delta_.record(con, run_id, layout, target, delta)
+    else:
+        delta_.forget(con)
+    return {
+        "path": str(target),
+        "tables": counts,
+        "published_at": published_at.isoformat(),
+        "written": delta.summary() if delta is not None else f"whole: {why_whole}",
+    }

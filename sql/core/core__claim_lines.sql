@@ -18,12 +18,15 @@
 -- core.change_scope (every claim chain the changed files touch, and every claim of a member whose
 -- person may have changed) are deleted and computed again.
 {%- do scoped_incremental_config(scope_rows('claim_id', 'claim')) %}
-with versions as (
+-- The versions of the claims in scope are selected first (and materialized): left to itself the
+-- planner joins every version to the lines before it applies the scope (at L: 4.3 s, not 1.5 s).
+with versions as {{ cte_materialized() }} (
 {%- if in_unit_test() %}
     {#- a unit test gives staging rows: the versions are resolved from them, as audit.claim_versions does #}
     {{ claim_versions(ref('staging__claims'), ref('staging__remittance_835')) | indent(4) }}
 {%- else %}
     select * from {{ ref('audit__claim_versions') }}
+    where {{ in_change_scope('claim_id', 'claim') }}
 {%- endif %}
 )
 

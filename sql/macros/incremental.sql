@@ -152,21 +152,42 @@
 {%- endmacro %}
 
 
--- Config of a mart refreshed by change scope: `delete_where` is the hook's SQL condition (on the
--- mart's columns) of the changed persons' rows; `rebuild_when` see mart_scoped(). On an engine
+-- Config of a mart refreshed by change scope: `person_keys` is the hook's query of the person keys
+-- whose rows a refresh deletes and computes again; `rebuild_when` see mart_scoped(). On an engine
 -- that does not refresh by scope: a table, built whole.
-{% macro mart_scoped_config(delete_where, rebuild_when) -%}
+-- The hook first notes what the build changes in audit.mart_changes (the person keys; a null key:
+-- the whole mart), which the publication reads to copy only those rows (iop/publish.py) and
+-- empties once it has published them.
+{% macro mart_scoped_config(person_keys, rebuild_when) -%}
     {%- if not engine_refreshes_by_scope() -%}
         {%- do config(materialized='table', rebuild_when=rebuild_when) -%}
         {{- return('') -}}
     {%- endif -%}
+    {%- set changes = "audit.mart_changes" -%}  {#- made by on-run-start: create_mart_changes() -#}
     {%- do config(
         materialized='incremental'
         , incremental_strategy='append'
         , rebuild_when=rebuild_when
-        , pre_hook=["{% if is_incremental() %}delete from {{ this }}"
-            ~ "{% if mart_scoped() %} where " ~ delete_where ~ "{% endif %}{% endif %}"]
+        , pre_hook=[
+            "{% if is_incremental() and mart_scoped() %}insert into " ~ changes
+                ~ " select '{{ this.identifier }}', person_key from (" ~ person_keys ~ ")"
+                ~ "{% else %}insert into " ~ changes ~ " values ('{{ this.identifier }}', null)"
+                ~ "{% endif %}"
+            , "{% if is_incremental() %}delete from {{ this }}"
+                ~ "{% if mart_scoped() %} where person_key in (" ~ person_keys ~ "){% endif %}"
+                ~ "{% endif %}"
+        ]
     ) -%}
+{%- endmacro %}
+
+
+-- The table of mart changes a publication has not copied yet (mart_scoped_config), made before
+-- any model runs (on-run-start), so that marts built in parallel do not race to make it.
+{% macro create_mart_changes() -%}
+    {%- if execute and engine_refreshes_by_scope() -%}
+        create schema if not exists audit;
+        create table if not exists audit.mart_changes (mart varchar, person_key varchar)
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -184,9 +205,9 @@
 {%- endmacro %}
 
 
--- The delete condition (a hook's text) of a per-episode mart's rows of intermediate.episode_scope.
-{% macro episode_scope_rows() -%}
-    {{- return("person_key in (select person_key from {{ ref('intermediate__episode_scope') }})") -}}
+-- The person keys (a hook's query) of a per-episode mart's rows of intermediate.episode_scope.
+{% macro episode_scope_keys() -%}
+    {{- return("select person_key from {{ ref('intermediate__episode_scope') }}") -}}
 {%- endmacro %}
 
 

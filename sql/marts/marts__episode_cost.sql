@@ -6,7 +6,7 @@
 -- Refreshed by change scope (sql/macros/incremental.sql, mart_scoped()): a refresh deletes the rows
 -- of the persons of intermediate.episode_scope (changed persons, and persons with a row that
 -- follows the as-of date) and appends them computed again.
-{%- do mart_scoped_config(episode_scope_rows(), rebuild_when=none) %}
+{%- do mart_scoped_config(episode_scope_keys(), rebuild_when=none) %}
 select
     {{ sha256_hex("p.person_key || '|' || e.level_of_care || '|' || e.episode_number") }}
         as episode_key

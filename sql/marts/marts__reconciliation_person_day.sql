@@ -13,8 +13,7 @@
 -- so a refresh deletes the rows of core.changed_persons and appends them computed again; it is
 -- rebuilt whole when an own NPI's verdict or program changed (core.own_billing_npis).
 {%- do mart_scoped_config(
-    "person_key in (select " ~ pseudonymize("person_id")
-        ~ " from {{ ref('core__changed_persons') }})"
+    "select " ~ pseudonymize("person_id") ~ " as person_key from {{ ref('core__changed_persons') }}"
     , rebuild_when={'model': 'core__own_billing_npis', 'where': 'classification_changed'}
 ) %}
 with ehr_persons as (
