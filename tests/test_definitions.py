@@ -48,6 +48,7 @@ EXPECTED_ASSETS = {
     "audit/claim_versions",
     "core/file_changes",
     "core/file_keys",
+    "core/claim_scope",
     "core/change_scope",
     "core/changed_persons",
     "core/persons",

@@ -5,13 +5,11 @@
 --   differ from core.census as the previous run left it (a daily census snapshot repeats every
 --   open admission: only a new admission, a discharge or a correction changes care); and every
 --   client a roster row links to a member in scope;
--- * claim: the claim ids of the changed files, and every claim id of the members whose claims may
---   now belong to another person (those of roster files and their clients, of dropped files, and a
---   claims-only member a new line gives another payer), closed over claim links: a line's claim id
---   and the original it names (REF*F8), an 835's CLP01 and CLP07 (versions are resolved again
---   for whole chains; every other claim id keeps its lines);
--- * member: the members of the changed files, those relinked members, and the members of every
---   line of a claim id in scope;
+-- * claim: the claim ids of core.claim_scope: those of the changed files, and every claim id of
+--   the members whose claims may now belong to another person, closed over claim links (versions
+--   are resolved again for whole chains; every other claim id keeps its lines);
+-- * member: the members of the changed files, the relinked members of core.claim_scope, and the
+--   members of every line of a claim id in scope;
 -- * person: the persons the care clients and members were before this run (core.persons as the
 --   previous run left it); core.changed_persons adds the ones they are now.
 -- Empty when the run is not by scope (a full refresh or a first build: every table is rebuilt).
@@ -20,20 +18,16 @@
 {%- set previous_census = previous_state('core', 'census') %}
 {%- if not core_incremental() %}
 -- depends_on: {{ ref('core__file_keys') }}, {{ ref('core__file_changes') }}
--- depends_on: {{ ref('staging__roster') }}, {{ ref('staging__claims') }}
--- depends_on: {{ ref('staging__remittance_835') }}, {{ ref('staging__census') }}
+-- depends_on: {{ ref('core__claim_scope') }}, {{ ref('staging__roster') }}
+-- depends_on: {{ ref('staging__claims') }}, {{ ref('staging__census') }}
 select null::string as key_kind, null::string as key_value where false
 {%- else %}
 with changed_keys as (
-    select distinct k.key_kind, k.key_value
-    from {{ ref('core__file_keys') }} as k
-    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
+    {{ changed_file_keys() }}
 )
 
 , roster_links as (
-    select distinct client_id, member_id
-    from {{ ref('staging__roster') }}
-    where member_id is not null
+    {{ roster_links() }}
 )
 
 -- the clients whose admissions change: those of dropped census files, and those of an added
@@ -70,63 +64,15 @@ with changed_keys as (
 {%- endif %}
 )
 
--- members whose claims may now belong to another person: the members of the roster files and of
--- their clients (a roster row links a member to a client, or unlinks it), the members of dropped
--- files, and the claims-only members a new claim line gives another payer than their person has
--- (a claims person is member:<payer of the latest claim>:<member id>)
+-- the claim ids in scope and the relinked members (core.claim_scope: a table of its own, so that
+-- the planner knows how few claim ids select the lines below)
 , relinked_members as (
-    select key_value as member_id from changed_keys where key_kind = 'roster_member'
-    union
-    select r.member_id
-    from roster_links as r
-    join changed_keys as k on k.key_kind = 'roster_client' and k.key_value = r.client_id
-    union
-    select k.key_value
-    from {{ ref('core__file_keys') }} as k
-    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
-    where c.change <> 'added' and k.key_kind in ('member', 'roster_member')
-{%- if previous_persons is not none %}
-    union
-    select l.member_id
-    from {{ ref('staging__claims') }} as l
-    join {{ previous_persons }} as p on p.member_id = l.member_id and p.person_source = 'claims'
-    where {{ added_files_condition() }} and coalesce(l.payer, 'Unknown') <> p.payer
-{%- endif %}
+    select key_value as member_id from {{ ref('core__claim_scope') }}
+    where key_kind = 'relinked_member'
 )
 
--- how claim ids link, both ways: a line's claim id and the original it names (REF*F8), an 835's
--- claim id (CLP01) and the payer's claim control number (CLP07)
-, claim_edges as {{ cte_materialized() }} (
-    with edges as (
-        select distinct claim_id, original_claim_id as linked_id
-        from {{ ref('staging__claims') }}
-        where original_claim_id is not null and original_claim_id <> claim_id
-        union
-        select claim_id, payer_claim_control_number
-        from {{ ref('staging__remittance_835') }}
-        where _rule is null and payer_claim_control_number is not null
-            and payer_claim_control_number <> claim_id
-    )
-    select claim_id, linked_id from edges
-    union all
-    select linked_id, claim_id from edges
-)
-
--- the claim ids whose versions are resolved again: those of the changed files and every claim id
--- of the relinked members, closed over claim_edges (every claim chain they take part in: a chain
--- that lost a link in a dropped file is reached through that file's claim ids, which are in scope)
 , claims as (
-    with recursive reached (claim_id) as (
-        select key_value from changed_keys where key_kind = 'claim'
-        union
-        select claim_id from {{ ref('staging__claims') }}
-        where member_id in (select member_id from relinked_members)
-        union
-        select e.linked_id
-        from reached as r
-        join claim_edges as e on e.claim_id = r.claim_id
-    )
-    select claim_id from reached
+    select key_value as claim_id from {{ ref('core__claim_scope') }} where key_kind = 'claim'
 )
 
 -- the members whose persons' rows are recomputed: those of the changed files, the relinked ones

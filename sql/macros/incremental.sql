@@ -333,3 +333,19 @@
 {% macro same_key(left, right, key) -%}
     {%- for column in key %}{{ ' and ' if not loop.first }}{{ left }}.{{ column }} is not distinct from {{ right }}.{{ column }}{% endfor -%}
 {%- endmacro %}
+
+
+-- The keys (core.file_keys) of the files this run adds or drops (core.file_changes).
+{% macro changed_file_keys() -%}
+    select distinct k.key_kind, k.key_value
+    from {{ ref('core__file_keys') }} as k
+    join {{ ref('core__file_changes') }} as c on k.file_id = {{ file_id('c.file_sha256') }}
+{%- endmacro %}
+
+
+-- Every client x member link of the staged roster rows.
+{% macro roster_links() -%}
+    select distinct client_id, member_id
+    from {{ ref('staging__roster') }}
+    where member_id is not null
+{%- endmacro %}
