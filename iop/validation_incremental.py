@@ -480,8 +480,16 @@ def validate_incrementally(
 ) -> list[ExpectationResult]:
     """`validate_table`'s results for a staging table, counting only the rows of files not
     counted yet (see the module docstring), and the kept counts brought up to date. Each
-    measured result says in `details["scanned"]` what was read."""
+    measured result says in `details["scanned"]` what was read. A core table whose uniqueness
+    checks name a refresh scope goes to iop/validation_scoped.py."""
     sql = as_engine(engine, con)
+    if isinstance(sql, DuckDBEngine) and not table.startswith("staging."):
+        from iop import validation_scoped  # it builds on this module
+
+        if any(validation_scoped.scope_of(e) for e in expectations):
+            return validation_scoped.validate_by_scope(
+                con, table, expectations, run_id=run_id, pseudonyms=pseudonyms
+            )
     if not isinstance(sql, DuckDBEngine) or not table.startswith("staging."):
         return validate_table(con, table, expectations, pseudonyms=pseudonyms, engine=engine)
     empty = not_applicable(con, table, expectations)
