@@ -9,7 +9,7 @@ them. A publication can then start from a copy of the published file instead of 
   again from the working mart;
 * a scoped mart with no note: the copy keeps it;
 * a scoped mart built whole, and every other mart (rebuilt whole by every marts step, and small):
-  copied whole, as a whole publication does.
+  every row copied again, into the copy's table (which keeps its comments).
 
 Starting from the copy is sound only when the published file is the one the working database
 last published, whole and unchanged since. `audit.publication_state` keeps what the last
@@ -147,27 +147,25 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> tuple:
 
 def apply(
     con: duckdb.DuckDBPyConnection, alias: str, delta: Delta, sources: dict[str, str]
-) -> list[str]:
-    """Bring the attached copy `alias` of the published file up to date with the changed rows;
-    return the marts still to be copied whole. Raises DeltaMismatch when the copy is not the
+) -> None:
+    """Bring the attached copy `alias` of the published file up to date: the changed rows of the
+    marts by keys, every row of the marts copied whole (refilled in place: the format is the
+    same, so their tables and comments stay). Raises DeltaMismatch when the copy is not the
     recorded publication, or a mart it kept or changed then differs from the working one."""
-    held = [
-        r[0]
-        for r in con.execute(f"select distinct run_id from {alias}.main._publication").fetchall()
-    ]
-    if held != [delta.run_id]:
+    held = con.execute(f"select distinct run_id from {alias}.main._publication").fetchall()
+    if [r[0] for r in held] != [delta.run_id]:
         raise DeltaMismatch(
             "the published file is not the publication the working database recorded"
         )
     for table, action in delta.actions.items():
-        if action != KEYS:
+        if action == KEEP:
             continue
-        keys = f"select person_key from {CHANGES} where mart = '{table}'"
-        con.execute(f"delete from {alias}.main.{table} where person_key in ({keys})")
-        con.execute(
-            f"insert into {alias}.main.{table} by name "
-            f"select * from {sources[table]} where person_key in ({keys})"
-        )
+        target = f"{alias}.main.{table}"
+        rows = ""
+        if action == KEYS:
+            rows = f" where person_key in (select person_key from {CHANGES} where mart = '{table}')"
+        con.execute(f"delete from {target}{rows}")
+        con.execute(f"insert into {target} by name select * from {sources[table]}{rows}")
     for table, action in delta.actions.items():
         if action in (KEEP, KEYS) and _fingerprint(con, f"{alias}.main.{table}") != _fingerprint(
             con, sources[table]
@@ -175,7 +173,6 @@ def apply(
             raise DeltaMismatch(
                 f"marts.{table}: the published copy and its changes differ from the mart"
             )
-    return [t for t, a in delta.actions.items() if a == WHOLE]
 
 
 def record(

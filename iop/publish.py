@@ -265,7 +265,8 @@ def _write_publication(
     con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
         if delta is not None:
-            rewrite = delta_.apply(con, alias, delta, sources)
+            delta_.apply(con, alias, delta, sources)
+            rewrite = []
             con.execute(f"drop table {alias}.main._publication")
         else:
             rewrite = list(parquet_files)

@@ -67,6 +67,11 @@ def _assert_published_is_working(settings, con) -> None:
             assert con.execute(f"select * from '{parquet}' order by all").fetchall() == working_rows
         run_ids = published.execute("select distinct run_id from _publication").fetchall()
         assert len(run_ids) == 1
+        # the data dictionary's table comments, also on tables a publication by change refilled
+        comments = published.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'main'"
+        ).fetchall()
+        assert all(comment for _, comment in comments), comments
     finally:
         published.close()
 
