@@ -137,17 +137,17 @@ def publisher_main(run_id: str, marker: str, pause: bool) -> None:
 
     settings = IopSettings.from_env()
     if pause:
-        copy_table, copied = publish._copy_table, []
+        # every publication, whole or by change, writes each mart's Parquet copy
+        write_parquet, written = publish._write_parquet, []
 
-        def copy_then_pause(con, alias, table, source):
-            rows = copy_table(con, alias, table, source)
-            copied.append(table)
-            if len(copied) == len(MARTS) // 2:
+        def write_then_pause(con, relation, path, doc, metadata):
+            write_parquet(con, relation, path, doc, metadata)
+            written.append(relation)
+            if len(written) == len(MARTS) // 2:
                 Path(marker).write_text("half")
                 time.sleep(300)  # killed here
-            return rows
 
-        publish._copy_table = copy_then_pause
+        publish._write_parquet = write_then_pause
     with warehouse.connect(settings) as con:
         if not pause:
             Path(marker).write_text("started")
@@ -321,21 +321,24 @@ def test_bi_readers_see_only_complete_publications_during_refreshes(pipeline, tm
     assert _temporaries(data_dir) == []
 
 
-def test_failed_publication_cleans_up_and_keeps_previous(pipeline, monkeypatch):
+@pytest.mark.parametrize("written", ["by change", "whole"])
+def test_failed_publication_cleans_up_and_keeps_previous(pipeline, monkeypatch, written):
     from iop import publish, warehouse
 
     data_dir, _ = pipeline
     before = _digests(data_dir)
 
-    def broken(con, alias, table, source):
-        if table == MARTS[2]:
+    def broken(con, relation, path, doc, metadata):
+        if relation.endswith(f".{MARTS[2]}"):
             raise OSError("disk full (simulated)")
-        return copy_table(con, alias, table, source)
+        write_parquet(con, relation, path, doc, metadata)
 
-    copy_table = publish._copy_table
-    monkeypatch.setattr(publish, "_copy_table", broken)
+    write_parquet = publish._write_parquet
+    monkeypatch.setattr(publish, "_write_parquet", broken)
     settings = _settings(data_dir)
     with warehouse.connect(settings) as con, pytest.raises(OSError, match="simulated"):
+        if written == "whole":  # no record of the published file: it is written whole
+            con.execute("drop table if exists audit.publication_state")
         publish.publish_marts(con, settings, "broken")
     assert _digests(data_dir) == before
     assert _temporaries(data_dir) == []
