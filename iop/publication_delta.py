@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from iop import dbt_project, dictionary
+from iop.warehouse import has_table
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,6 @@ class Delta:
             f"changes: rows of {', '.join(named[KEYS]) or 'no mart'} replaced; "
             f"{len(named[KEEP])} mart(s) kept, {len(named[WHOLE])} copied whole"
         )
-
-
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_catalog = "
-            "current_database() and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
 
 
 def publication_format(
@@ -114,7 +104,7 @@ def plan(
         return None, "nothing is published yet"
     state = (
         con.execute(f"select run_id, format_sha256, whole_size from {STATE}").fetchall()
-        if (_exists(con, STATE))
+        if has_table(con, STATE)
         else []
     )
     if len(state) != 1:
@@ -125,7 +115,7 @@ def plan(
     if published.stat().st_size > max(MAX_GROWTH * whole_size, whole_size + GROWTH_SLACK_BYTES):
         return None, f"the published file grew past {MAX_GROWTH} times its size when written whole"
     noted: dict[str, bool] = {}  # mart -> built whole
-    if _exists(con, CHANGES):
+    if has_table(con, CHANGES):
         noted = dict(
             con.execute(
                 f"select mart, bool_or(person_key is null) from {CHANGES} group by mart"
@@ -185,7 +175,7 @@ def record(
     """After a publication from the working marts is swapped in: note it, and forget the
     changes it published."""
     whole_size = published.stat().st_size
-    if delta is not None and _exists(con, STATE):
+    if delta is not None and has_table(con, STATE):
         whole_size = con.execute(f"select whole_size from {STATE}").fetchone()[0]
     con.execute("create schema if not exists audit")
     con.execute(
@@ -196,7 +186,7 @@ def record(
         f"insert into {STATE} values (?, ?, ?, now()::timestamp)",
         [run_id, format_sha256, whole_size],
     )
-    if _exists(con, CHANGES):
+    if has_table(con, CHANGES):
         con.execute(f"delete from {CHANGES}")
 
 

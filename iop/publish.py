@@ -5,7 +5,9 @@ The marts are copied into a new file beside the published one, written in a stor
 DuckDB 1.x readers (the versions BI drivers embed) can open, and renamed over the old file:
 readers that have it open keep their snapshot; new connections see the new one. In the published
 file the marts are tables of its default schema, so a reader that opens `marts.duckdb` queries
-`marts.episodes` (catalog `marts`, schema `main`) or just `episodes`.
+`marts.episodes` (catalog `marts`, schema `main`) or just `episodes`. After a refresh by change
+scope, the new file starts as a copy of the published one and takes only the marts' changed
+rows, when that is provably the same (iop/publication_delta.py); otherwise it is written whole.
 
 Safety, in order:
 
@@ -209,14 +211,11 @@ def _write_parquet_files(
     con: duckdb.DuckDBPyConnection,
     alias: str,
     parquet_files: dict[str, Path],
+    counts: dict[str, int],
     docs: dict[str, dictionary.MartDoc],
     metadata: dict[str, str],
 ) -> None:
-    """Every mart's Parquet copy from the new file's table (`alias`), largest first."""
-    sizes = {
-        table: con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
-        for table in parquet_files
-    }
+    """Every mart's Parquet copy from the new file's table (`alias`), largest (`counts`) first."""
 
     def write(table: str) -> None:
         with con.cursor() as cursor:  # a connection of its own to the same database
@@ -225,7 +224,7 @@ def _write_parquet_files(
             )
 
     with ThreadPoolExecutor(PARQUET_THREADS) as pool:
-        for done in [pool.submit(write, t) for t in sorted(sizes, key=sizes.get, reverse=True)]:
+        for done in [pool.submit(write, t) for t in sorted(counts, key=counts.get, reverse=True)]:
             done.result()
 
 
@@ -256,8 +255,8 @@ def _write_publication(
 ) -> dict[str, int]:
     """Write the new marts file and the Parquet copies (all temporaries), durable on return.
     `sources`: the relation each mart is read from. With `delta`, the new file starts as a copy
-    of the published one and only what changed is written into it (`_apply_delta`); a copy that
-    does not then hold exactly the marts raises DeltaMismatch."""
+    of the published one and only what changed is written into it (`publication_delta.apply`);
+    a copy that does not then hold exactly the marts raises DeltaMismatch."""
     alias = f"publication_{uuid.uuid4().hex[:12]}"
     counts: dict[str, int] = {}
     if delta is not None:
@@ -266,12 +265,9 @@ def _write_publication(
     try:
         if delta is not None:
             delta_.apply(con, alias, delta, sources)
-            rewrite = []
             con.execute(f"drop table {alias}.main._publication")
-        else:
-            rewrite = list(parquet_files)
         for table in parquet_files:
-            if table in rewrite:
+            if delta is None:
                 _copy_table(con, alias, table, sources[table])
                 _comment(con, alias, table, docs)
             counts[table] = con.execute(f"select count(*) from {alias}.main.{table}").fetchone()[0]
@@ -285,7 +281,7 @@ def _write_publication(
         )
         dictionary.apply_comments(con, f"{alias}.main._publication", dictionary.PUBLICATION_DOC)
         metadata = {"run_id": run_id, "published_at": published_at.isoformat()}
-        _write_parquet_files(con, alias, parquet_files, docs, metadata)
+        _write_parquet_files(con, alias, parquet_files, counts, docs, metadata)
         con.execute(f"checkpoint {alias}")
     finally:
         con.execute(f"detach {alias}")

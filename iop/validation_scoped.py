@@ -37,6 +37,7 @@ from iop.validation import (
     plan_checks,
 )
 from iop.validation_incremental import suite_hash
+from iop.warehouse import has_table
 
 KEPT = "audit.check_scoped_totals"
 KEPT_DDL = (
@@ -54,23 +55,13 @@ def scope_of(e: Expectation) -> dict | None:
     return scope
 
 
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def why_whole(
     con: duckdb.DuckDBPyConnection, table: str, check: str, suite: str, run_id: str | None
 ) -> str | None:
     """Why this run's scope may not stand for the table (None: it may)."""
     now = (
         run_id is not None
-        and _exists(con, "audit.build_runs")
+        and has_table(con, "audit.build_runs")
         and con.execute(
             "select full_refresh from audit.build_runs where run_id = ?", [run_id]
         ).fetchall()
@@ -80,7 +71,7 @@ def why_whole(
     if now[0][0]:
         return "the run builds in full"
     kept = (
-        _exists(con, KEPT)
+        has_table(con, KEPT)
         and con.execute(
             f"select suite_sha256, run_id, duplicates from {KEPT} "
             "where table_name = ? and check_name = ?",

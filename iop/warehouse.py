@@ -128,3 +128,15 @@ def refresh_raw_views(
                 ", null::varchar as _source_file, null::varchar as _file_sha256"
                 ", null::bigint as _row_number, null::timestamp as _landed_at limit 0"
             )
+
+
+def has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether `schema.table` is a table of the database `con` works in."""
+    schema, name = qualified.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )

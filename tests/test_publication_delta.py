@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from iop import publication_delta, publish
+from iop import publication_delta, publish, warehouse
 from iop.settings import IopSettings
 
 SCOPED = "episodes"  # a mart the marts step refreshes by person key (sql/marts/marts__episodes.sql)
@@ -183,5 +183,5 @@ def test_the_state_is_dropped_when_spark_publishes(working, tmp_path):
         sources[table] = f"read_parquet('{path}')"
     written = publish.publish_marts(con, settings, "spark", sources)["written"]
     assert written == "whole: the marts come from Spark"
-    assert not publication_delta._exists(con, publication_delta.STATE)
+    assert not warehouse.has_table(con, publication_delta.STATE)
     assert _publish(settings, con, "r2").startswith("whole: the working database has no record")
