@@ -37,6 +37,7 @@ from pathlib import Path
 import duckdb
 
 from iop import dbt_project
+from iop.warehouse import has_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MARKDOWN_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
@@ -300,20 +301,9 @@ def table_schema(doc: ModelDoc):
     return TableSchema(columns=[TableColumn(**item) for item in column_metadata(doc)])
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    # Tables and views: staging unions are views.
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_columns() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def is_publication(con: duckdb.DuckDBPyConnection) -> bool:
     """A published marts.duckdb (marts in its default schema, with `_publication`)."""
-    return _has_table(con, "main", PUBLICATION_DOC.name)
+    return has_table(con, f"main.{PUBLICATION_DOC.name}")
 
 
 def described_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -321,7 +311,7 @@ def described_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
     bare name or `marts.<mart>`) also as the default schema's `<mart>` of a published file."""
     layer, name = table.split(".") if "." in table else ("marts", table)
     for schema in (layer, "main") if layer == "marts" else (layer,):
-        if _has_table(con, schema, name):
+        if has_table(con, f"{schema}.{name}", or_view=True):  # staging unions are views
             return [
                 (r[0], r[1]) for r in con.execute(f"describe {schema}.{_quote(name)}").fetchall()
             ]

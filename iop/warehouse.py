@@ -130,13 +130,16 @@ def refresh_raw_views(
             )
 
 
-def has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """Whether `schema.table` is a table of the database `con` works in."""
+def has_table(con: duckdb.DuckDBPyConnection, qualified: str, *, or_view: bool = False) -> bool:
+    """Whether `schema.table` is a table (or, with `or_view`, a view) of the database `con`
+    works in."""
     schema, name = qualified.split(".")
+    kinds = ["BASE TABLE", "VIEW"] if or_view else ["BASE TABLE"]
     return bool(
         con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, name],
+            "select count(*) from information_schema.tables where table_catalog = "
+            "current_database() and table_schema = ? and table_name = ? "
+            "and list_contains(?, table_type)",
+            [schema, name, kinds],
         ).fetchone()[0]
     )
