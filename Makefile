@@ -46,7 +46,7 @@ full-refresh: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m iop.report
 
-## Run the test suite, one worker per core (at most 4; pytest-xdist): 10.5-16 minutes on 2 cores,
+## Run the test suite, one worker per core (at most 4; pytest-xdist): 10.5-17 minutes on 2 cores,
 ## 3 of them the same pipeline on Spark beside DuckDB (tests/test_spark.py; skipped without Java).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
