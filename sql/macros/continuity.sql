@@ -106,8 +106,8 @@ with episodes as (
         , discharge_month
         , count(*) as denominator
         , count(*) filter (where met) as numerator
-        , count(distinct person_key) as denominator_persons
-        , count(distinct person_key) filter (where met) as numerator_persons
+        , {{ count_distinct_persons('person_key') }} as denominator_persons
+        , {{ count_distinct_persons('person_key') }} filter (where met) as numerator_persons
     from outcomes
     group by grouping sets ((measure), (measure, program), (measure, discharge_month))
 )

@@ -20,7 +20,7 @@ with episodes as (
         {%- for column in by %}
         , {{ column }}
         {%- endfor %}
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as episodes
         , count(*) filter (where allowed_amount is not null and paid_amount is not null)
             as costed_episodes

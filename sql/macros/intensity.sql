@@ -23,7 +23,7 @@ with weeks as (
     select
         level_of_care
         , coalesce(program, 'All') as program
-        , count(distinct person_id) as persons
+        , {{ count_distinct_persons('person_id') }} as persons
         , count(distinct episode_id) as episodes
         , count(*) filter (where meets_minimum is not null) as weeks_judged
         , count(*) filter (where meets_minimum) as weeks_meeting_minimum

@@ -57,7 +57,7 @@ with closed as (
         , discharge_month
         , coalesce(discharge_reason, 'All') as discharge_reason
         , coalesce(payer, 'All') as payer
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as episodes
         , percentile_cont(0.5) within group (order by length_of_stay) as median_los
         , percentile_cont(0.25) within group (order by length_of_stay) as p25_los

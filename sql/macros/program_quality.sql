@@ -116,8 +116,8 @@ with as_of as (
         month
         , coalesce(program, 'All') as program
         , level_of_care
-        , count(distinct person_id) as persons
-        , count(distinct person_id) filter (where event = 'session' and sessions_attended > 0)
+        , {{ count_distinct_persons('person_id') }} as persons
+        , {{ count_distinct_persons('person_id') }} filter (where event = 'session' and sessions_attended > 0)
             as census
         , count(*) filter (where event = 'admission') as admissions
         , count(*) filter (where event = 'discharge') as discharges

@@ -46,7 +46,7 @@ with discharges as (
         , any_value(direction) as direction
         , coalesce(program, 'All') as program
         , discharge_month
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as transitions
         , percentile_cont(0.5) within group (order by days_to_next_level)
             as median_days_to_next

@@ -43,7 +43,7 @@ with episodes as (
         , level_of_care
         , case dimension when 'all_persons' then 'all' else dimension end as dimension
         , dimension_value
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as episodes
         , sum(sessions_attended) as sessions_attended
         , percentile_cont(0.5) within group (order by length_of_stay) filter (where not is_open)

@@ -46,7 +46,7 @@ with episodes as (
         level_of_care
         , case dimension when 'all_episodes' then 'all' else dimension end as dimension
         , dimension_value
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as episodes
         , percentile_cont(0.5) within group (order by length_of_stay) filter (where not is_open)
             as median_los

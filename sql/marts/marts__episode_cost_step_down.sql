@@ -43,7 +43,7 @@ with costs as (
     select
         from_level
         , 'IOP' as to_level
-        , count(distinct person_id) as persons
+        , {{ count_distinct_persons('person_id') }} as persons
         , count(*) as episode_pairs
         {%- for name, value, scale in [
             ('median_from_allowed', 'from_allowed', 2), ('median_iop_allowed', 'iop_allowed', 2)

@@ -8,7 +8,7 @@ with totals as (
         month
         , program
         , level_of_care
-        , count(distinct person_key) as persons
+        , {{ count_distinct_persons('person_key') }} as persons
         , count(*) as person_days
         , sum(sessions_attended) as sessions_attended
         , sum(claim_lines) as claim_lines
