@@ -735,10 +735,19 @@ def compare_tables(label: str, left: dict, right: dict, examples: int = 3) -> li
 
 
 # The incremental refresh's own bookkeeping (sql/macros/incremental.sql): what the last run
-# changed and reached, and the keys of every file ever staged (dropped files' included). They
-# describe the run, not the data: a full refresh leaves the first four empty.
+# changed and reached, the keys of every file ever staged (dropped files' included), and the
+# changed persons' sessions and claim lines the run copied for its models. They describe the
+# run, not the data: a full refresh leaves all but file_keys empty.
 BOOKKEEPING = frozenset(
-    {"file_changes", "claim_scope", "change_scope", "changed_persons", "file_keys"}
+    {
+        "file_changes",
+        "claim_scope",
+        "change_scope",
+        "changed_persons",
+        "file_keys",
+        "sessions_of_changed_persons",
+        "claim_lines_of_changed_persons",
+    }
 )
 
 

@@ -18,14 +18,14 @@ with ehr_persons as (
         , coalesce(c.billing_npi, '') as billing_npi
         , c.level_of_care
         , {{ unnest_days('c.service_from_date', 'c.service_to_date', 'service_date') }}
-    from {{ ref('core__claim_lines') }} as c
+    from {{ rows_of_changed_persons('core__claim_lines') }} as c
     join ehr_persons as p using (person_id)
     where c.level_of_care is not null
 )
 
 , attended_any_level as (
     select s.person_id, s.session_date as service_date, {{ mode_lowest("s.program") }} as program
-    from {{ ref('core__sessions') }} as s
+    from {{ rows_of_changed_persons('core__sessions') }} as s
     join ehr_persons as p using (person_id)
     where s.attended
     group by all

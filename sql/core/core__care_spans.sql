@@ -14,7 +14,7 @@ select distinct
     , session_date as span_end
     , null::string as discharge_reason
     , false as census_open
-from {{ ref('core__sessions') }}
+from {{ rows_of_changed_persons('core__sessions') }}
 where attended and {{ in_changed_persons() }}
 
 union all
@@ -28,7 +28,7 @@ select distinct
     , service_to_date as span_end
     , null::string as discharge_reason
     , false as census_open
-from {{ ref('core__claim_lines') }}
+from {{ rows_of_changed_persons('core__claim_lines') }}
 where level_of_care is not null and {{ in_changed_persons() }}
 
 union all

@@ -17,7 +17,7 @@ with lines as (
         , l.line_number
         , l.diagnosis_codes
     from (select * from {{ ref('core__episodes') }} where {{ in_changed_persons() }}) as e
-    join {{ ref('core__claim_lines') }} as l
+    join {{ rows_of_changed_persons('core__claim_lines') }} as l
         on l.person_id = e.person_id
         and l.level_of_care = e.level_of_care
         and l.service_from_date between e.start_date and e.end_date

@@ -41,7 +41,7 @@ with episodes as (
         , count(*) as sessions_attended
         , sum(s.minutes)::bigint as minutes_attended
     from episodes as e
-    join {{ ref('core__sessions') }} as s
+    join {{ rows_of_changed_persons('core__sessions') }} as s
         on s.person_id = e.person_id
         and s.level_of_care = e.level_of_care
         and s.session_date between e.start_date and e.end_date

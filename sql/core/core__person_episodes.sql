@@ -8,4 +8,4 @@
 -- deleted and computed again.
 -- Grain: one row per person x level of care x episode.
 {%- do scoped_incremental_config(changed_person_rows()) %}
-{{ episodes_of_persons(ref('core__care_spans'), ref('core__sessions')) }}
+{{ episodes_of_persons(ref('core__care_spans'), rows_of_changed_persons('core__sessions')) }}

@@ -16,6 +16,6 @@ select
     , count(*) filter (
         where attendance_status in ('cancelled_client', 'cancelled_program')
     )::bigint as sessions_cancelled
-from {{ ref('core__sessions') }}
+from {{ rows_of_changed_persons('core__sessions') }}
 where {{ in_changed_persons() }}
 group by all
