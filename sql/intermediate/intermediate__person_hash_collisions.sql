@@ -3,7 +3,7 @@
 -- share the hash() of their person_key, or of their person_id, with another person. With both 0,
 -- the marts count distinct hashes instead of distinct 64-character keys. Built in the marts step,
 -- before the marts that count persons. Not published.
--- Grain: one row.
+-- Grain: one row for the whole data set (this run's persons).
 with hashes as (
     select
         hash(person_key) as key_hash

@@ -373,10 +373,11 @@
 
 
 -- Condition of the copies core.<table>_of_changed_persons: the rows of core.changed_persons on a
--- run by change scope, none otherwise (no model reads the copy then).
+-- run by change scope (and in a dbt unit test, of the persons it gives), none otherwise (no model
+-- reads the copy then).
 {% macro of_changed_persons_this_run(column='person_id') -%}
     {%- set persons = ref('core__changed_persons') -%}  {#- a dependency on every build -#}
-    {%- if core_incremental() and not in_unit_test() -%}
+    {%- if in_unit_test() or core_incremental() -%}
         {{ column }} in (select person_id from {{ persons }})
     {%- else -%}
         false
