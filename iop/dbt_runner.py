@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
-from iop import dbt_project
+from iop import comments, dbt_project
 from iop.ops.recovery import mark_damaged
 from iop.redact import redact
 from iop.settings import IopSettings
@@ -108,6 +108,8 @@ def build(
     default_rounds = IopSettings.model_fields["spark_suppression_rounds"].default
     if settings.on_spark and settings.spark_suppression_rounds != default_rounds:
         run_vars = {"suppression_rounds": settings.spark_suppression_rounds, **(run_vars or {})}
+    if not settings.on_spark:  # the comments are written after the build (iop/comments.py)
+        run_vars = {comments.VAR: True, **(run_vars or {})}
     if all_vars := {**settings.dbt_vars(), **(run_vars or {})}:
         args += ["--vars", json.dumps(all_vars)]
     nodes = dbt_project.manifest()["nodes"]
@@ -138,6 +140,9 @@ def build(
             outcome.seconds[unique_id] = item.execution_time
     if result.exception is not None:
         outcome.failures.append(redact(f"dbt: {result.exception}"))
+    if outcome.built and not settings.on_spark:
+        with settings.connect() as con:
+            comments.persist(con, outcome.built.values())
     for failure in outcome.failures:  # damage DuckDB reported: the next run rebuilds from raw
         if not settings.on_spark and mark_damaged(settings.warehouse_path, failure):
             break
