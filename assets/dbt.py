@@ -31,7 +31,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
-from iop import build_state, dbt_project, engine, kpis
+from iop import build_state, comments, dbt_project, engine, kpis
 from iop.dbt_runner import build
 from iop.redact import redact, redacted_errors
 from iop.settings import IopSettings
@@ -94,18 +94,17 @@ def _node_names(context: AssetExecutionContext) -> list[str]:
 
 
 def _decide(
-    context: AssetExecutionContext, settings: IopSettings, step: str
+    context: AssetExecutionContext, con: Any, settings: IopSettings, step: str
 ) -> tuple[build_state.Decision, dict[str, Any]]:
     """The run's decision (taken by its first dbt step, read back by the others), and the step's
     run vars: the marts step refreshes person-level marts by change scope only when the previous
     run built every layer whole (so the marts saw every earlier core step)."""
-    with settings.connect() as con:
-        decision = build_state.decide(
-            con, settings, context.run.run_id, requested=build_state.requested(context.run.tags)
-        )
-        if step != MARTS_STEP or decision.full:
-            return decision, {}
-        by_scope = build_state.previous_run_completed(con, context.run.run_id)
+    decision = build_state.decide(
+        con, settings, context.run.run_id, requested=build_state.requested(context.run.tags)
+    )
+    if step != MARTS_STEP or decision.full:
+        return decision, {}
+    by_scope = build_state.previous_run_completed(con, context.run.run_id)
     context.log.info(f"{step}: person-level marts by change scope: {by_scope}")
     return decision, {"marts_by_scope": by_scope}
 
@@ -140,7 +139,7 @@ SEED_UNCHANGED = "no: the seed file is unchanged since the last complete build"
 
 
 def _loaded_seeds(
-    settings: IopSettings, names: list[str], decision: build_state.Decision
+    con: Any, settings: IopSettings, names: list[str], decision: build_state.Decision
 ) -> dict[str, dict]:
     """The seeds among `names` an incremental run keeps as loaded (name -> manifest node): all of
     them, when the run is not full and every one is a table of the working database."""
@@ -152,14 +151,24 @@ def _loaded_seeds(
     }
     if decision.full or not seeds or settings.on_spark:
         return {}
-    with settings.connect() as con:
-        tables = {
-            name
-            for (name,) in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'seeds'"
-            ).fetchall()
-        }
+    tables = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'seeds'"
+        ).fetchall()
+    }
     return seeds if set(seeds) <= tables else {}
+
+
+@contextlib.contextmanager
+def _model_tables(settings: IopSettings, con: Any) -> Iterator[Any]:
+    """A connection to the model tables: on DuckDB the working database's own `con`, on Spark
+    the SparkSession's (iop/engine.py)."""
+    if settings.on_spark:
+        with engine.connect(settings) as models:
+            yield models
+    else:
+        yield con
 
 
 def _materialize(
@@ -169,17 +178,19 @@ def _materialize(
     incremental or in full as the run decided, then one Output per built node with its row count;
     a failed node fails the step after the others are reported, so nothing downstream of it
     runs. A step that built all its nodes is recorded (the last one stores the build state)."""
-    decision, run_vars = _decide(context, settings, step)
+    names = _node_names(context)
+    with settings.connect() as con:  # one connection before the build, one after: ~30 ms each
+        decision, run_vars = _decide(context, con, settings, step)
+        loaded = _loaded_seeds(con, settings, names, decision)
     context.log.info(f"{step}: {decision.reason}")
     threads = _threads(settings, step, decision)
-    names = _node_names(context)
-    loaded = _loaded_seeds(settings, names, decision)
     outcome = build(
         settings,
         [name for name in names if name not in loaded],
         full_refresh=decision.full,
         threads=threads,
         run_vars=run_vars,
+        write_comments=False,
     )
     # the seeds kept as loaded are reported first (Dagster wants a step's assets in dependency
     # order), as up to date
@@ -192,18 +203,20 @@ def _materialize(
     loaded_ids = {node["unique_id"] for node in loaded.values()}
     counts: dict[AssetKey, int] = {}
     extra: dict[str, Any] = {}
-    if record:
+    if record or keys:
         with settings.connect() as con:
-            build_state.step_succeeded(con, context.run.run_id, step)
-    if keys:
-        with engine.connect(settings) as con:
-            for key in keys.values():
-                counts[key] = con.execute(
-                    f"select count(*) from {key.path[0]}.{key.path[-1]}"
-                ).fetchone()[0]
-            if PROGRAM_QUALITY_KEY in counts:
-                # KPI values as metadata: the Dagster UI plots numeric metadata across runs
-                extra = kpis.latest_kpis(con)
+            if not settings.on_spark:
+                comments.persist(con, outcome.built.values())
+            if record:
+                build_state.step_succeeded(con, context.run.run_id, step)
+            with _model_tables(settings, con) as models:
+                for key in keys.values():
+                    counts[key] = models.execute(
+                        f"select count(*) from {key.path[0]}.{key.path[-1]}"
+                    ).fetchone()[0]
+                if PROGRAM_QUALITY_KEY in counts:
+                    # KPI values as metadata: the Dagster UI plots numeric metadata across runs
+                    extra = kpis.latest_kpis(models)
     for node, key in keys.items():
         metadata: dict[str, Any] = {
             "rows": counts[key],

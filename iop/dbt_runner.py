@@ -81,11 +81,14 @@ def build(
     full_refresh: bool = False,
     threads: int = 1,
     run_vars: dict[str, Any] | None = None,
+    write_comments: bool = True,
 ) -> BuildOutcome:
     """`dbt build --select <nodes>` (unit tests excluded) against this data folder; with
     `full_refresh`, `--full-refresh`: incremental models and seeds are rebuilt whole (the run's
     decision, iop/build_state.py). `threads`: how many models dbt builds at once. `run_vars`: dbt
-    vars of this invocation besides the rule parameters (not part of the build fingerprint)."""
+    vars of this invocation besides the rule parameters (not part of the build fingerprint).
+    On DuckDB the built models' comments are written after the build (iop/comments.py), here, or
+    by the caller when `write_comments` is false (the pipeline's steps: on their own connection)."""
     from dbt.cli.main import dbtRunner
 
     outcome = BuildOutcome()
@@ -140,7 +143,7 @@ def build(
             outcome.seconds[unique_id] = item.execution_time
     if result.exception is not None:
         outcome.failures.append(redact(f"dbt: {result.exception}"))
-    if outcome.built and not settings.on_spark:
+    if write_comments and outcome.built and not settings.on_spark:
         with settings.connect() as con:
             comments.persist(con, outcome.built.values())
     for failure in outcome.failures:  # damage DuckDB reported: the next run rebuilds from raw

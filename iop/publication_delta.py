@@ -147,15 +147,24 @@ def apply(
         raise DeltaMismatch(
             "the published file is not the publication the working database recorded"
         )
-    for table, action in delta.actions.items():
-        if action == KEEP:
-            continue
-        target = f"{alias}.main.{table}"
-        rows = ""
-        if action == KEYS:
-            rows = f" where person_key in (select person_key from {CHANGES} where mart = '{table}')"
-        con.execute(f"delete from {target}{rows}")
-        con.execute(f"insert into {target} by name select * from {sources[table]}{rows}")
+    # one transaction: DuckDB checkpoints the copy once, at the commit, instead of each time its
+    # WAL passes the threshold (at M, 2.5-3.1 s -> 2.35-2.55 s for the changes and the checkpoint)
+    con.execute("begin")
+    try:
+        for table, action in delta.actions.items():
+            if action == KEEP:
+                continue
+            target = f"{alias}.main.{table}"
+            rows = ""
+            if action == KEYS:
+                changed = f"select person_key from {CHANGES} where mart = '{table}'"
+                rows = f" where person_key in ({changed})"
+            con.execute(f"delete from {target}{rows}")
+            con.execute(f"insert into {target} by name select * from {sources[table]}{rows}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     for table, action in delta.actions.items():
         if action in (KEEP, KEYS) and _fingerprint(con, f"{alias}.main.{table}") != _fingerprint(
             con, sources[table]

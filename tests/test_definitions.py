@@ -73,6 +73,7 @@ EXPECTED_ASSETS = {
     "core/applied_files",
     "intermediate/length_of_stay_breakdowns",
     "intermediate/continuity_breakdowns",
+    "intermediate/step_down_cells",
     "intermediate/step_down_breakdowns",
     "intermediate/program_quality_cells",
     "intermediate/treatment_intensity_cells",
