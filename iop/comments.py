@@ -16,15 +16,10 @@ from collections.abc import Iterable
 
 import duckdb
 
+from iop.dictionary import sql_identifier as _quote
+from iop.dictionary import sql_literal as _literal
+
 VAR = "comments_after_build"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _current(con: duckdb.DuckDBPyConnection, schemas: set[str]) -> tuple[dict, dict]:

@@ -262,11 +262,11 @@ def load_layers(layers: Iterable[str] = MARKDOWN_LAYERS) -> dict[str, ModelDoc]:
     return {m.table: load(m.table) for layer in layers for m in dbt_project.models(layer)}
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _quote(identifier: str) -> str:
+def sql_identifier(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
@@ -278,14 +278,14 @@ def apply_comments(con: duckdb.DuckDBPyConnection, table_sql_name: str, doc: Mod
     not failed over documentation, tests/test_dictionary.py fails instead.
     """
     present = {row[0] for row in con.execute(f"describe {table_sql_name}").fetchall()}
-    con.execute(f"comment on table {table_sql_name} is {_literal(doc.comment)}")
+    con.execute(f"comment on table {table_sql_name} is {sql_literal(doc.comment)}")
     missing = []
     for column in doc.columns:
         if column.name not in present:
             missing.append(column.name)
             continue
-        target = f"{table_sql_name}.{_quote(column.name)}"
-        con.execute(f"comment on column {target} is {_literal(column.comment)}")
+        target = f"{table_sql_name}.{sql_identifier(column.name)}"
+        con.execute(f"comment on column {target} is {sql_literal(column.comment)}")
     return missing
 
 
@@ -312,9 +312,8 @@ def described_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
     layer, name = table.split(".") if "." in table else ("marts", table)
     for schema in (layer, "main") if layer == "marts" else (layer,):
         if has_table(con, f"{schema}.{name}", or_view=True):  # staging unions are views
-            return [
-                (r[0], r[1]) for r in con.execute(f"describe {schema}.{_quote(name)}").fetchall()
-            ]
+            described = con.execute(f"describe {schema}.{sql_identifier(name)}").fetchall()
+            return [(r[0], r[1]) for r in described]
     where = "schema marts or main" if layer == "marts" else f"schema {layer}"
     raise DictionaryError(f"table {name} not found in {where} of the database")
 
