@@ -40,6 +40,7 @@ REGISTRY_KEY = AssetKey(["raw", "registry"])
 CHECK_RESULTS_KEY = AssetKey(["audit", "check_results"])
 PROGRAM_QUALITY_KEY = AssetKey(["marts", "program_quality_monthly_overall"])
 MARTS_STEP = "dbt_marts"
+CORE_STEP = "dbt_core"
 
 # audit.check_results is written by the asset checks (assets/checks.py), read by a mart.
 check_results = AssetSpec(
@@ -106,7 +107,10 @@ def _decide(
         return decision, {}
     by_scope = build_state.previous_run_completed(con, context.run.run_id)
     context.log.info(f"{step}: person-level marts by change scope: {by_scope}")
-    return decision, {"marts_by_scope": by_scope}
+    # the copies of the changed persons' rows are this run's when its core step built them with
+    # core.changed_persons (sql/macros/incremental.sql, rows_of_changed_persons_in_marts)
+    copies = by_scope and build_state.step_done(con, context.run.run_id, CORE_STEP)
+    return decision, {"marts_by_scope": by_scope, "core_copies_of_this_run": copies}
 
 
 # Models dbt builds at once. The marts are many independent aggregates, most of them small: built

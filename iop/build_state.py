@@ -266,6 +266,16 @@ def step_succeeded(con: duckdb.DuckDBPyConnection, run_id: str, step: str) -> bo
     return stored
 
 
+def step_done(con: duckdb.DuckDBPyConnection, run_id: str, step: str) -> bool:
+    """Whether `step` of the run built all its nodes (recorded by step_succeeded)."""
+    ensure_tables(con)
+    rows = con.execute(
+        "select list_contains(steps_done, ?) from audit.build_runs where run_id = ?",
+        [step, run_id],
+    ).fetchall()
+    return bool(rows) and bool(rows[0][0])
+
+
 def previous_run_completed(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     """Whether the run recorded before `run_id` built staging, core and the marts whole: then the
     marts saw every earlier core step, and may be refreshed by this run's change scope."""

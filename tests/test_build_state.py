@@ -167,6 +167,11 @@ def test_decision_once_per_run_and_stored_only_after_a_whole_build(data_dir, pro
     assert stored_state(con) is None
     partial, stored = run("r7", gap31, steps=["dbt_marts"])
     assert partial.reason == UNFINISHED and stored == [False] and stored_state(con) is None
+    # what each run's steps built whole (the marts read the core step's copies only after it)
+    assert build_state.step_done(con, "r7", "dbt_marts")
+    assert not build_state.step_done(con, "r7", "dbt_core")
+    assert build_state.step_done(con, "r5", "dbt_core")
+    assert not build_state.step_done(con, "no-such-run", "dbt_core")
     assert run("r8", gap31, steps=["dbt_core", "dbt_marts"])[1] == [False, False]
     assert run("r9", gap31)[1] == [False, False, True]
 

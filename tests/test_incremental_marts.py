@@ -5,6 +5,9 @@ only the changed persons' rows, and is computed whole when a scoped refresh woul
   every person billed by that NPI changes, changed inputs or not;
 * the previous run did not build every layer (its marts did not see its core step's changes).
 
+By scope, the mart reads the changed persons' sessions from the copy the run's core step made
+(core.sessions_of_changed_persons); computed whole, from core.sessions.
+
 The rows of one unchanged person are removed from the warehouse's mart before each refresh: a
 refresh by scope leaves them out, a whole one puts them back. So each case shows which one ran
 (the equivalence property test, tests/test_incremental_equivalence.py, shows the scoped results
@@ -28,6 +31,7 @@ import pytest
 from conftest import TEST_KEY, query
 
 MART = "marts.reconciliation_person_day"
+MODEL = "marts__reconciliation_person_day"
 EPISODES = "marts.episodes"
 
 
@@ -124,6 +128,8 @@ def refreshes(tmp_path_factory):
                 _execute(data_dir, prepare)
             _land_client(landing, client, date(2025, 12, 1))
             out[case] = run_full_refresh(log_level="WARNING")
+            compiled = data_dir / "dbt_target/compiled/iop/sql/marts" / f"{MODEL}.sql"
+            out[f"{case}_reads_copy"] = '"sessions_of_changed_persons"' in compiled.read_text()
             out[f"{case}_rows"] = _rows_of(data_dir, out["person_key"])
             out[f"{case}_closed_rows"] = _rows_of(data_dir, out["closed_key"], EPISODES)
             out[f"{case}_open_untouched"] = query(
@@ -162,6 +168,8 @@ def test_a_refresh_by_scope_leaves_unchanged_persons_rows_alone(refreshes):
     assert refreshes["scoped_rows"] == 0
     # ... but the changed person's rows were: the new client's three attended days
     assert refreshes["scoped_new_client_rows"] == 3
+    # read from the copy of the changed persons' sessions this run's core step made
+    assert refreshes["scoped_reads_copy"]
 
 
 def test_an_own_npi_whose_verdict_changed_rebuilds_the_mart_whole(refreshes):
@@ -176,6 +184,7 @@ def test_a_previous_run_that_did_not_finish_rebuilds_the_mart_whole(refreshes):
     assert refreshes["after_unfinished"].success
     assert refreshes["after_unfinished_rows"] == refreshes["rows"]
     assert refreshes["after_unfinished_new_client_rows"] == 3
+    assert not refreshes["after_unfinished_reads_copy"]  # computed whole from core.sessions
 
 
 def test_the_episode_marts_keep_rows_that_do_not_follow_the_as_of_date(refreshes):

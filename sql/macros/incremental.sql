@@ -372,6 +372,20 @@
 {%- endmacro %}
 
 
+-- The same for a mart refreshed by change scope (mart_scoped()), in the marts step's own dbt
+-- invocation: the copy when the run's core step built it (the marts step's var
+-- core_copies_of_this_run, assets/dbt.py: the step recorded whole in this run), so that it holds
+-- the rows of the core.changed_persons the mart's scope reads; otherwise the whole table.
+{% macro rows_of_changed_persons_in_marts(model) -%}
+    {%- set whole = ref(model) -%}
+    {%- set copy = ref(model ~ '_of_changed_persons') -%}  {#- a dependency on every build -#}
+    {%- if not in_unit_test() and var('core_copies_of_this_run', false) and mart_scoped() -%}
+        {{- return(copy) -}}
+    {%- endif -%}
+    {{- return(whole) -}}
+{%- endmacro %}
+
+
 -- Condition of the copies core.<table>_of_changed_persons: the rows of core.changed_persons on a
 -- run by change scope (and in a dbt unit test, of the persons it gives), none otherwise (no model
 -- reads the copy then).

@@ -11,7 +11,8 @@
 -- Grain: one row per EHR client x service day x level of care that was attended or billed.
 -- Refreshed by change scope (sql/macros/incremental.sql, mart_scoped()): every row is a person's,
 -- so a refresh deletes the rows of core.changed_persons and appends them computed again; it is
--- rebuilt whole when an own NPI's verdict or program changed (core.own_billing_npis).
+-- rebuilt whole when an own NPI's verdict or program changed (core.own_billing_npis). A refresh by
+-- scope reads the changed persons' sessions from core.sessions_of_changed_persons.
 {%- do mart_scoped_config(
     "select " ~ pseudonymize("person_id") ~ " as person_key from {{ ref('core__changed_persons') }}"
     , rebuild_when={'model': 'core__own_billing_npis', 'where': 'classification_changed'}
@@ -29,7 +30,7 @@ with ehr_persons as (
         , s.level_of_care
         , min(s.program) as program
         , count(*) as sessions_attended
-    from {{ ref('core__sessions') }} as s
+    from {{ rows_of_changed_persons_in_marts('core__sessions') }} as s
     join ehr_persons as p using (person_id)
     where s.attended
     group by all
