@@ -165,6 +165,61 @@ def test_error_check_blocks_marts_and_warning_does_not_both_recorded(data_dir):
     assert "staging" in built and not built & {"core", "marts", "publish"}
 
 
+def test_a_suite_that_cannot_run_fails_its_layer_step_after_the_others_are_recorded(
+    data_dir, monkeypatch
+):
+    """The core suites run in one step (gx_core): one suite raising does not hide the others'
+    results, the step fails naming the suite, the error's text is redacted, and nothing after
+    the layer runs."""
+    from iop import validation_incremental
+
+    landing = data_dir / "landing"
+    b.write_csv(landing / "roster/r.csv", "roster_standard", [b.roster_row("B-000001")])
+    b.write_csv(
+        landing / "attendance/w1.csv",
+        "attendance_vendor_b",
+        b.vendor_b_sessions("B-000001", "IOP", b.days(MONDAY, 0)),
+    )
+    real = validation_incremental.validate_incrementally
+
+    def breaks_on_census(con, table, *args, **kwargs):
+        if table == "core.census":  # a conversion error quotes a value: it must not be shown
+            raise ValueError("Could not convert string 'B-000001' to INT32")
+        return real(con, table, *args, **kwargs)
+
+    monkeypatch.setattr(validation_incremental, "validate_incrementally", breaks_on_census)
+    from iop.runner import run_full_refresh
+
+    instance = DagsterInstance.ephemeral()
+    result = run_full_refresh(instance, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "gx_core"
+    message = failure.event_specific_data.error.message
+    assert "core.census" in message and "B-000001" not in message
+    logged = [r.user_message for r in instance.all_logs(result.run_id) if r.step_key == "gx_core"]
+    assert any("core.census: the suite could not run" in m for m in logged)
+    assert not any("B-000001" in m for m in logged)
+    # every other core suite ran and was recorded for this run; census's was not
+    checked = {
+        table
+        for (table,) in query(
+            data_dir,
+            "select distinct table_name from audit.check_results where run_id = ?",
+            [result.run_id],
+        )
+    }
+    assert {"core.sessions", "core.persons", "core.episodes"} <= checked
+    assert "core.census" not in checked
+    from assets.dbt import model_key
+
+    evaluated = {e.asset_key for e in result.get_asset_check_evaluations()}
+    assert {model_key("core.sessions"), model_key("core.persons")} <= evaluated
+    assert model_key("core.census") not in evaluated
+    steps = {e.step_key for e in result.all_events if e.is_successful_output}
+    assert "dbt_core" in steps and not steps & {"dbt_marts", "publish__marts_duckdb"}
+
+
 def test_corrected_reexport_under_the_same_name_supersedes_the_earlier_file(data_dir):
     landing = data_dir / "landing"
     day = landing / "attendance/vendor_b_sessions_2025-W02.csv"
