@@ -568,7 +568,7 @@ KILL_POINTS_SOAK = [
     dbt_model_running("staging"),
     dbt_model_running("audit"),
     dbt_model_running("marts"),
-    step_started("gx_core_episodes"),
+    step_started("gx_core"),
     step_started("publish__marts_duckdb"),
     *(after_fraction(f) for f in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9)),
 ]
