@@ -33,6 +33,8 @@ class UnitTestRun:
     results: dict[str, dict]  # unique_id -> run_results entry of every unit test that ran
     core_models: list[str]
     log: str
+    tmp: Path
+    env: dict[str, str]
 
 
 def _dbt(args: list[str], tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -78,6 +80,8 @@ def unit_test_run(tmp_path_factory) -> UnitTestRun:
             if node["resource_type"] == "model" and node["schema"] == "core"
         ),
         log=built.stdout,
+        tmp=tmp,
+        env=env,
     )
 
 
@@ -109,3 +113,25 @@ def test_every_core_model_has_a_unit_test(unit_test_run):
     assert run.core_models, "no core models in the manifest"
     tested = {node["model"] for node in run.defined.values()}
     assert [m for m in run.core_models if m not in tested] == []
+
+
+def test_dbt_connection_has_the_configured_memory_limit_and_threads(unit_test_run):
+    """profiles.yml hands IOP_DUCKDB_MEMORY_LIMIT and IOP_DUCKDB_THREADS to DuckDB when dbt opens
+    the database (config_options): the limit that keeps a large build inside the machine."""
+    env = {**unit_test_run.env, "IOP_DUCKDB_MEMORY_LIMIT": "1GB", "IOP_DUCKDB_THREADS": "1"}
+    shown = _dbt(
+        ["show", "--output", "json", "--log-format", "json", "--inline",
+         "select current_setting('memory_limit') as memory_limit, "
+         "current_setting('threads') as threads, "
+         "current_setting('preserve_insertion_order') as insertion_order"],
+        unit_test_run.tmp, env,
+    )  # fmt: skip
+    previews = [
+        json.loads(json.loads(line)["data"]["preview"])
+        for line in shown.stdout.splitlines()
+        if line.startswith("{") and "preview" in json.loads(line).get("data", {})
+    ]
+    assert previews, shown.stdout[-3000:]
+    [row] = previews[0]
+    # DuckDB reports 1GB (10^9 bytes) in binary units
+    assert row == {"memory_limit": "953.6 MiB", "threads": 1, "insertion_order": False}
