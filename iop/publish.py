@@ -15,8 +15,10 @@ Safety, in order:
    published file and `marts/.<mart>.parquet.<token>.tmp` beside each Parquet copy. The database
    gets the marts, their data-dictionary comments (sql/marts/<mart>.yml) and a `_publication`
    table (run id, time, row count of every mart) so a reader can check it sees a complete
-   publication. The Parquet copies are written from the new file's tables, so they hold exactly
-   what it holds, with their types (counts stay 64-bit integers; pandas metadata makes pandas
+   publication. The Parquet copies are written from the marts the file is written from, in
+   threads while it is written (nothing writes those marts meanwhile, and a file by change that
+   does not reproduce them is written again whole), so they hold exactly what it holds, with
+   their types (counts stay 64-bit integers; pandas metadata makes pandas
    read nullable counts as Int64 instead of floats), and carry the run id and time, the table's
    description and every column's description (the same docs as the comments: Arrow field
    metadata `description`, and a `column_descriptions` JSON key) as Parquet key-value metadata.
@@ -41,7 +43,7 @@ import os
 import re
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -207,25 +209,35 @@ def _write_parquet(
 PARQUET_THREADS = 2
 
 
-def _write_parquet_files(
+def _start_parquet_files(
     con: duckdb.DuckDBPyConnection,
-    alias: str,
+    sources: dict[str, str],
     parquet_files: dict[str, Path],
-    counts: dict[str, int],
     docs: dict[str, dictionary.MartDoc],
     metadata: dict[str, str],
-) -> None:
-    """Every mart's Parquet copy from the new file's table (`alias`), largest (`counts`) first."""
+) -> tuple[ThreadPoolExecutor, list[Future]]:
+    """Start every mart's Parquet copy from its source relation, largest first, in threads of
+    their own, while the new marts file is written: the two hold the same rows (the source is
+    not written while the publication runs, and a delta that does not reproduce it is written
+    again whole), and the Parquet encoding overlaps the file's copy and checkpoint."""
+    sizes = {t: con.execute(f"select count(*) from {sources[t]}").fetchone()[0] for t in sources}
 
     def write(table: str) -> None:
         with con.cursor() as cursor:  # a connection of its own to the same database
-            _write_parquet(
-                cursor, f"{alias}.main.{table}", parquet_files[table], docs.get(table), metadata
-            )
+            _write_parquet(cursor, sources[table], parquet_files[table], docs.get(table), metadata)
 
-    with ThreadPoolExecutor(PARQUET_THREADS) as pool:
-        for done in [pool.submit(write, t) for t in sorted(counts, key=counts.get, reverse=True)]:
+    pool = ThreadPoolExecutor(PARQUET_THREADS)
+    order = sorted(parquet_files, key=lambda t: sizes[t], reverse=True)
+    return pool, [pool.submit(write, table) for table in order]
+
+
+def _finish(pool: ThreadPoolExecutor, writes: list[Future]) -> None:
+    """Wait for the Parquet copies; the first error is raised (the others are waited for)."""
+    try:
+        for done in writes:
             done.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, alias: str, table: str, source: str) -> None:
@@ -259,6 +271,34 @@ def _write_publication(
     a copy that does not then hold exactly the marts raises DeltaMismatch."""
     alias = f"publication_{uuid.uuid4().hex[:12]}"
     counts: dict[str, int] = {}
+    metadata = {"run_id": run_id, "published_at": published_at.isoformat()}
+    pool, writes = _start_parquet_files(con, sources, parquet_files, docs, metadata)
+    try:
+        _write_database(con, alias, database, parquet_files, run_id, published_at, sources,
+                        docs, delta, counts)  # fmt: skip
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the file's error is the one raised
+        raise
+    _finish(pool, writes)
+    for path in (database, *parquet_files.values()):
+        _fsync(path)
+    return counts
+
+
+def _write_database(
+    con: duckdb.DuckDBPyConnection,
+    alias: str,
+    database: Path,
+    parquet_files: dict[str, Path],
+    run_id: str,
+    published_at: datetime,
+    sources: dict[str, str],
+    docs: dict[str, dictionary.MartDoc],
+    delta: delta_.Delta | None,
+    counts: dict[str, int],
+) -> None:
+    """The new marts file: a copy of the published one with the changes applied (`delta`), or
+    every mart copied whole; `counts` gets each mart's rows."""
     if delta is not None:
         shutil.copyfile(delta.published, database)
     con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
@@ -280,14 +320,9 @@ def _write_publication(
             [[run_id, published_at, table, n] for table, n in counts.items()],
         )
         dictionary.apply_comments(con, f"{alias}.main._publication", dictionary.PUBLICATION_DOC)
-        metadata = {"run_id": run_id, "published_at": published_at.isoformat()}
-        _write_parquet_files(con, alias, parquet_files, counts, docs, metadata)
         con.execute(f"checkpoint {alias}")
     finally:
         con.execute(f"detach {alias}")
-    for path in (database, *parquet_files.values()):
-        _fsync(path)
-    return counts
 
 
 def publish_marts(
