@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -27,7 +28,8 @@ from dagster import (
 
 from assets.dbt import model_key
 from iop import validation, validation_incremental
-from iop.redact import redacted_errors
+from iop.ops import recovery
+from iop.redact import redact
 from iop.settings import IopSettings, PseudonymKeyError
 
 # Tables an unexpected-rows query names (`core.persons`): built before the check runs.
@@ -148,12 +150,17 @@ def build_layer_check(layer: str, tables: list[str]):
                     continue
                 started = time.perf_counter()
                 try:
-                    with redacted_errors():
-                        results = _validate(context, settings, con, table)
-                except PseudonymKeyError:
+                    results = _validate(context, settings, con, table)
+                except (Failure, PseudonymKeyError):
                     raise
-                except Exception as error:  # redacted: the text holds no row values
-                    context.log.error(f"{table}: the suite could not run: {error}")
+                except Exception as error:
+                    if isinstance(error, duckdb.Error) and not settings.on_spark:
+                        # a bad block shows when it is read: the next writer rebuilds the file
+                        recovery.mark_damaged(settings.warehouse_path, error)
+                    # redacted: a conversion error quotes the value it could not convert
+                    context.log.error(
+                        f"{table}: the suite could not run: {type(error).__name__}: {redact(error)}"
+                    )
                     failed.append(table)
                     continue
                 seconds = time.perf_counter() - started
