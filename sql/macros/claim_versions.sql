@@ -47,11 +47,14 @@ with delivered as (
     )
 )
 
--- CLP07 -> CLP01: a payer claim control number and the provider's claim id it was assigned to
+-- CLP07 -> CLP01: a payer claim control number and the provider's claim id it was assigned to;
+-- only the numbers a delivered version names as its original are looked up (on a refresh by
+-- scope, a few claims' against every 835 line: 5.5M at L, grouped whole before)
 , payer_numbers as (
     select payer_claim_control_number, min(claim_id) as claim_id
     from {{ remittances }}
     where _rule is null and payer_claim_control_number is not null
+        and payer_claim_control_number in (select original_claim_id from delivered)
     group by payer_claim_control_number
 )
 
