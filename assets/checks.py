@@ -29,7 +29,7 @@ from dagster import (
 from assets.dbt import model_key
 from iop import validation, validation_incremental
 from iop.ops import recovery
-from iop.redact import redact
+from iop.redact import redact, redacted_errors
 from iop.settings import IopSettings, PseudonymKeyError
 
 # Tables an unexpected-rows query names (`core.persons`): built before the check runs.
@@ -143,7 +143,8 @@ def build_layer_check(layer: str, tables: list[str]):
     ) -> Iterator[AssetCheckResult]:
         selected = set(context.selected_asset_check_keys)
         failed: list[str] = []
-        with settings.connect(pseudonyms=True) as con:
+        # an error opening the database reaches Dagster redacted, as a suite's does below
+        with redacted_errors(), settings.connect(pseudonyms=True) as con:
             for table in tables:
                 wanted = {k.name for k in selected if k.asset_key == model_key(table)}
                 if not wanted:
