@@ -269,13 +269,10 @@ def _write_publication(
     `sources`: the relation each mart is read from. With `delta`, the new file starts as a copy
     of the published one and only what changed is written into it (`publication_delta.apply`);
     a copy that does not then hold exactly the marts raises DeltaMismatch."""
-    alias = f"publication_{uuid.uuid4().hex[:12]}"
-    counts: dict[str, int] = {}
     metadata = {"run_id": run_id, "published_at": published_at.isoformat()}
     pool, writes = _start_parquet_files(con, sources, parquet_files, docs, metadata)
     try:
-        _write_database(con, alias, database, parquet_files, run_id, published_at, sources,
-                        docs, delta, counts)  # fmt: skip
+        counts = _write_database(con, database, sources, delta, docs, (run_id, published_at))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # the file's error is the one raised
         raise
@@ -287,18 +284,17 @@ def _write_publication(
 
 def _write_database(
     con: duckdb.DuckDBPyConnection,
-    alias: str,
     database: Path,
-    parquet_files: dict[str, Path],
-    run_id: str,
-    published_at: datetime,
     sources: dict[str, str],
-    docs: dict[str, dictionary.MartDoc],
     delta: delta_.Delta | None,
-    counts: dict[str, int],
-) -> None:
-    """The new marts file: a copy of the published one with the changes applied (`delta`), or
-    every mart copied whole; `counts` gets each mart's rows."""
+    docs: dict[str, dictionary.MartDoc],
+    stamp: tuple[str, datetime],
+) -> dict[str, int]:
+    """The new marts file (each mart's rows returned): a copy of the published one with the
+    changes applied (`delta`), or every mart of `sources` copied whole; its `_publication` table
+    says the run and time (`stamp`)."""
+    alias = f"publication_{uuid.uuid4().hex[:12]}"
+    counts: dict[str, int] = {}
     if delta is not None:
         shutil.copyfile(delta.published, database)
     con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
@@ -306,7 +302,7 @@ def _write_database(
         if delta is not None:
             delta_.apply(con, alias, delta, sources)
             con.execute(f"drop table {alias}.main._publication")
-        for table in parquet_files:
+        for table in sorted(sources):
             if delta is None:
                 _copy_table(con, alias, table, sources[table])
                 _comment(con, alias, table, docs)
@@ -317,12 +313,13 @@ def _write_database(
         )
         con.executemany(
             f"insert into {alias}.main._publication values (?, ?, ?, ?)",
-            [[run_id, published_at, table, n] for table, n in counts.items()],
+            [[*stamp, table, n] for table, n in counts.items()],
         )
         dictionary.apply_comments(con, f"{alias}.main._publication", dictionary.PUBLICATION_DOC)
         con.execute(f"checkpoint {alias}")
     finally:
         con.execute(f"detach {alias}")
+    return counts
 
 
 def publish_marts(
