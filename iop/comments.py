@@ -16,8 +16,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from iop.dictionary import sql_identifier as _quote
-from iop.dictionary import sql_literal as _literal
+from iop.dictionary import sql_identifier, sql_literal
 
 VAR = "comments_after_build"
 
@@ -62,15 +61,15 @@ def statements(con: duckdb.DuckDBPyConnection, nodes: Iterable[dict]) -> list[st
         if key not in relations:
             continue
         kind, comment = relations[key]
-        name = f"{_quote(key[0])}.{_quote(key[1])}"
+        name = f"{sql_identifier(key[0])}.{sql_identifier(key[1])}"
         if node.get("description") and comment != node["description"]:
-            wanted.append(f"comment on {kind} {name} is {_literal(node['description'])}")
+            wanted.append(f"comment on {kind} {name} is {sql_literal(node['description'])}")
         present = columns.get(key, {})
         for column, doc in node.get("columns", {}).items():
             description = doc.get("description")
             if description and column in present and present[column] != description:
-                target = f"{name}.{_quote(column)}"
-                wanted.append(f"comment on column {target} is {_literal(description)}")
+                target = f"{name}.{sql_identifier(column)}"
+                wanted.append(f"comment on column {target} is {sql_literal(description)}")
     return wanted
 
 

@@ -88,10 +88,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         row[0]
@@ -297,7 +293,8 @@ def _write_database(
     counts: dict[str, int] = {}
     if delta is not None:
         shutil.copyfile(delta.published, database)
-    con.execute(f"attach {_literal(database)} as {alias} (storage_version '{STORAGE_VERSION}')")
+    path = dictionary.sql_literal(str(database))
+    con.execute(f"attach {path} as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
         if delta is not None:
             delta_.apply(con, alias, delta, sources)
