@@ -250,3 +250,27 @@ def test_corrected_reexport_under_the_same_name_supersedes_the_earlier_file(data
         "order by landed_at",
     ) == [("superseded", 3, 0, 0, 3), ("ingested", 2, 2, 0, 0)]
     assert query(data_dir, "select bool_and(reconciled) from audit.row_accounting") == [(True,)]
+
+
+def test_models_built_at_once_follow_the_data_size_and_duckdb_threads(tmp_path, monkeypatch):
+    from assets import dbt as dbt_assets
+    from iop.build_state import Decision
+    from iop.settings import IopSettings
+
+    def threads(step: str, full: bool, ingested: int, duckdb_threads: int = 2) -> int:
+        settings = IopSettings(data_dir=str(tmp_path), duckdb_threads=duckdb_threads)
+        monkeypatch.setattr(dbt_assets, "_ingested_bytes", lambda _settings: ingested)
+        return dbt_assets._threads(settings, step, Decision(full=full, reason="", fingerprint=""))
+
+    small, large = dbt_assets.SMALL_BUILD_BYTES - 1, dbt_assets.SMALL_BUILD_BYTES
+    # small data: four at a time, whatever the step
+    for step in ("dbt_core", "dbt_marts"):
+        assert threads(step, True, small) == threads(step, False, small) == 4
+    # more data: a refresh and the marts step, as many as DuckDB's threads (at most four)
+    assert threads("dbt_core", False, large) == 2
+    assert threads("dbt_marts", True, large) == 2
+    assert threads("dbt_marts", False, large, duckdb_threads=1) == 1
+    assert threads("dbt_marts", False, large, duckdb_threads=16) == dbt_assets.PARALLEL_THREADS
+    # a full build of staging or core over more data: one at a time
+    assert threads("dbt_core", True, large) == 1
+    assert threads("dbt_staging", True, large, duckdb_threads=16) == 1
