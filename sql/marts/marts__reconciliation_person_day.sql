@@ -115,7 +115,3 @@ select
     , sessions_attended::bigint as sessions_attended
     , claim_lines::bigint as claim_lines
 from classified
--- each person's rows together: the mart's storage, its published copy and its Parquet file
--- compress the 64-character person keys by runs (Parquet at size L: 337 -> 37 MB, written in
--- 2.2 s instead of 3.6), and a refresh appends its persons' rows in the same order
-order by person_key
